@@ -1,0 +1,12 @@
+"""emotrace: what was said in a video, when, and how (emotion and sentiment), offline on a CPU."""
+
+from .labels import EMOTIONS, SENTIMENTS
+from .types import AnalysisResult, ModalityScores, Scores, Utterance, UtteranceResult, Word
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EMOTIONS", "SENTIMENTS",
+    "AnalysisResult", "ModalityScores", "Scores", "Utterance", "UtteranceResult", "Word",
+    "__version__",
+]

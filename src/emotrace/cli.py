@@ -1,0 +1,98 @@
+"""The ``emotrace`` command: flags → options → library call → output. No analysis logic here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from . import __version__
+from .config import TextOptions
+from .errors import ConfigError, DataError, EmotraceError, MediaError, ModelError
+from .labels import EMOTIONS, SENTIMENTS
+from .progress import TqdmProgress
+
+log = logging.getLogger("emotrace")
+
+# Distinct exit codes let scripts tell bad input from a broken install.
+EXIT_CODES = {ConfigError: 2, MediaError: 3, DataError: 3, ModelError: 4}
+
+
+def _text_options(args: argparse.Namespace) -> TextOptions:
+    return TextOptions(model=args.text_model, context_turns=getattr(args, "context", None))
+
+
+def cmd_text(args: argparse.Namespace) -> int:
+    from .modalities.text import TextScorer
+
+    scorer = TextScorer(_text_options(args))
+    texts = args.sentences
+    scores = scorer.score_dialogue(texts) if args.as_dialogue else scorer.score(texts)
+    if args.json:
+        payload = [{"text": t, **s.to_dict()} for t, s in zip(texts, scores)]
+        print(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+        return 0
+    for t, s in zip(texts, scores):
+        print(t)
+        for title, d in (("emotion", s.to_dict()["emotions"]), ("sentiment", s.to_dict()["sentiments"])):
+            print(f"  {title}:")
+            for item in d:
+                print(f"    {item['label']:<9} {item['confidence']:.3f}  {'█' * round(item['confidence'] * 30)}")
+    return 0
+
+
+def cmd_evaluate_text(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_text
+
+    progress = TqdmProgress(enabled=not args.quiet)
+    try:
+        report = evaluate_text(args.meld_csv, _text_options(args), hook=progress)
+    finally:
+        progress.close()
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    p = argparse.ArgumentParser(prog="emotrace", description=(
+        "Turn a video or audio file into a timeline of utterances with emotion and sentiment "
+        f"({', '.join(EMOTIONS)}; {', '.join(SENTIMENTS)})."))
+    p.add_argument("--version", action="version", version=f"emotrace {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("text", help="score sentences from the words alone")
+    t.add_argument("sentences", nargs="+", metavar="SENTENCE")
+    t.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    t.add_argument("--as-dialogue", action="store_true",
+                   help="treat the sentences as consecutive turns (each gets the ones before as context)")
+    t.add_argument("--text-model", default="default", help="'default' or a model directory")
+    t.set_defaults(func=cmd_text)
+
+    ev = sub.add_parser("evaluate", help="measure a model on labelled data; prints JSON")
+    evsub = ev.add_subparsers(dest="modality", required=True, metavar="MODALITY")
+    et = evsub.add_parser("text", help="text model on a CSV in MELD's format")
+    et.add_argument("--meld-csv", required=True, help="CSV with Utterance, Emotion, Sentiment, Dialogue_ID, Utterance_ID")
+    et.add_argument("--context", type=int, default=None,
+                    help="preceding utterances used as context (default: the model's own)")
+    et.add_argument("--text-model", default="default", help="'default' or a model directory")
+    et.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    et.set_defaults(func=cmd_evaluate_text)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``emotrace`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except EmotraceError as e:
+        print(f"emotrace: error: {e}", file=sys.stderr)
+        return next((code for cls, code in EXIT_CODES.items() if isinstance(e, cls)), 1)
+    except KeyboardInterrupt:
+        print("emotrace: interrupted", file=sys.stderr)
+        return 130

