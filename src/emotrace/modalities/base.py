@@ -1,0 +1,57 @@
+"""What every modality scorer looks like to the pipeline.
+
+The pipeline decodes a file once into a :class:`MediaContext` and hands it, with the
+utterances, to each enabled modality. A modality returns one :class:`~emotrace.types.Scores`
+per utterance, or ``None`` where it has nothing to say (no face in view, no audio track), so
+fusion can skip it rather than treat it as evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+
+from ..types import Scores, Utterance
+
+SAMPLE_RATE = 16_000
+"""Sample rate of every decoded audio signal (mono float32 in [-1, 1])."""
+
+
+@dataclass(frozen=True)
+class MediaContext:
+    """One decoded file, shared read-only by all modalities.
+
+    Attributes:
+        path: the file analysed (its video stream is sampled for faces when needed).
+        duration: seconds.
+        audio: mono float32 samples at :data:`SAMPLE_RATE`, or None if the file has no audio.
+        has_video: whether the file has a video stream (faces can be looked for).
+        frames: a callable giving sampled video frames on first use (decoded once, then
+            reused), or None; set by the pipeline only when a face modality is enabled.
+        extras: stage outputs a modality may reuse (for example Whisper encoder states).
+    """
+
+    path: str
+    duration: float
+    audio: np.ndarray | None
+    has_video: bool = False
+    frames: Callable[[], Any] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class ModalityScorer(Protocol):
+    """A loaded model for one modality; ``score`` must not mutate ``self`` (thread-safe)."""
+
+    name: str
+    """``"text"``, ``"audio"`` or ``"face"``."""
+
+    model_name: str
+    """Model name and version, reported in the result's metadata."""
+
+    def score_utterances(self, media: MediaContext, utterances: Sequence[Utterance],
+                         hook: Callable[[str, float, float], None] | None = None
+                         ) -> list[Scores | None]:
+        """One Scores (or None when the modality cannot judge it) per utterance, in order."""
+        ...
