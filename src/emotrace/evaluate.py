@@ -42,7 +42,7 @@ def evaluate_text(meld_csv: str | Path, options: TextOptions = TextOptions(), ho
         done += len(dialogue)
         if hook:
             hook("evaluate text", done, total)
-    return {"n": total, "model": scorer.name, "context_turns": scorer.context_turns,
+    return {"n": total, "model": scorer.model_name, "context_turns": scorer.context_turns,
             "emotion": _rounded(classification_report(true_e, pred_e, EMOTIONS)),
             "sentiment": _rounded(classification_report(true_s, pred_s, SENTIMENTS))}
 

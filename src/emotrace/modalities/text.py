@@ -21,7 +21,8 @@ from ..errors import ModelError
 from ..labels import EMOTIONS, SENTIMENTS
 from ..models import text_model_dir
 from ..onnx_runtime import onnx_session
-from ..types import Scores
+from ..types import Scores, Utterance
+from .base import MediaContext
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +115,10 @@ class TextScorer:
     """Scores utterance texts with the shipped (or a user-given) ONNX text model.
 
     Loads the model once; :meth:`score` has no side effects, so one scorer can be shared by
-    threads.
+    threads. Implements :class:`~emotrace.modalities.base.ModalityScorer`.
     """
+
+    name = "text"
 
     def __init__(self, options: TextOptions = TextOptions()):
         self.options = options
@@ -132,7 +135,7 @@ class TextScorer:
         self.context_turns = (self.info.get("context_turns", 0) if options.context_turns is None
                               else options.context_turns)
         self.max_length = int(self.info.get("max_length", 128))
-        self.name = f"{self.info.get('name', model_dir.name)}@{self.info.get('version', '?')}"
+        self.model_name = f"{self.info.get('name', model_dir.name)}@{self.info.get('version', '?')}"
 
     def score(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
               hook=None) -> list[Scores]:
@@ -162,6 +165,11 @@ class TextScorer:
     def score_dialogue(self, texts: Sequence[str], hook=None) -> list[Scores]:
         """Score utterances of one conversation in spoken order, each with its own context."""
         return self.score(texts, contexts_for(texts, self.context_turns), hook=hook)
+
+    def score_utterances(self, media: MediaContext, utterances: Sequence[Utterance],
+                         hook=None) -> list[Scores | None]:
+        """The modality interface: the utterances of one file, in order, as one dialogue."""
+        return list(self.score_dialogue([u.text for u in utterances], hook=hook))
 
 
 def _renorm(p: np.ndarray) -> np.ndarray:
