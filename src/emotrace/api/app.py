@@ -1,0 +1,140 @@
+"""The FastAPI app factory: settings → loaded models, job store, worker pool → routes.
+
+``create_app()`` loads the models once, opens (or creates) the job store, re-runs the jobs a
+previous process left unfinished, and returns the app. Every error answer is JSON
+``{"detail": …}``; each emotrace error class maps to one status.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from .. import __version__
+from ..errors import ConfigError, EmotraceError, MediaError, ModelError
+from . import routes, routes_jobs
+from .runner import QueueFull, Runner
+from .service import AnalysisPipeline, Service, TextModel, UnsupportedMedia
+from .settings import Settings
+from .store import JobStore
+
+log = logging.getLogger(__name__)
+
+ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (UnsupportedMedia, 415), (MediaError, 422), (ConfigError, 400), (ModelError, 500),
+    (EmotraceError, 500))
+"""Each emotrace error class and its HTTP status; the first match wins."""
+
+DESCRIPTION = """
+emotrace's REST service: what was said in a video, when, and how (7 emotions, 3 sentiments).
+
+* `POST /predict`, `POST /predict_text`, `GET /health`: the older service's endpoints, unchanged.
+* `POST /jobs` and `GET /jobs/{id}`: for long files, with progress; results survive restarts and
+  come as JSON, CSV, SRT or WebVTT.
+
+When API keys are configured, send `Authorization: Bearer KEY` or `X-API-Key: KEY`.
+"""
+
+
+def _status(exc: Exception) -> int:
+    return next(code for cls, code in ERROR_STATUS if isinstance(exc, cls))
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(EmotraceError)
+    async def emotrace_error(request: Request, exc: EmotraceError) -> JSONResponse:
+        status = _status(exc)
+        if status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(QueueFull)
+    async def queue_full(request: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503,
+                            headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+
+def _cors(app: FastAPI, origins: tuple[str, ...]) -> None:
+    wildcard = "*" in origins
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"] if wildcard else list(origins),
+        # Browsers refuse '*' with credentials, and it would let any site use a user's cookies.
+        allow_credentials=not wildcard,
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        expose_headers=["Location", "Retry-After", "Content-Disposition"],
+    )
+
+
+def _load_pipeline() -> AnalysisPipeline:
+    from ..config import PipelineConfig
+    from ..pipeline import Pipeline
+
+    return Pipeline(PipelineConfig())
+
+
+def _load_text_scorer(pipeline: Any) -> TextModel:
+    from ..config import TextOptions
+    from ..modalities.text import TextScorer
+
+    config = getattr(pipeline, "config", None)
+    return TextScorer(getattr(config, "text", TextOptions()))
+
+
+def create_app(settings: Settings | None = None, pipeline: AnalysisPipeline | None = None, *,
+               text_scorer: TextModel | None = None) -> FastAPI:
+    """Build the REST service.
+
+    Args:
+        settings: the service settings; default ``Settings.from_env()``.
+        pipeline: a loaded pipeline to share; default ``Pipeline(PipelineConfig())``, loaded now.
+        text_scorer: the model for ``/predict_text``; default a ``TextScorer`` with the
+            pipeline's text options (the ONNX session itself is shared, loaded once).
+
+    Raises:
+        ModelError: a model cannot be loaded.
+        ConfigError: a setting is invalid.
+    """
+    settings = settings if settings is not None else Settings.from_env()
+    pipeline = pipeline if pipeline is not None else _load_pipeline()
+    text_scorer = text_scorer if text_scorer is not None else _load_text_scorer(pipeline)
+    service = Service(settings, pipeline, text_scorer, JobStore(settings.database),
+                      Runner(settings.workers, settings.max_queue, settings.retry_after_s))
+    service.recover()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        service.close()
+
+    app = FastAPI(title="emotrace", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.service = service
+    _install_error_handlers(app)
+    _cors(app, settings.cors_origins)
+    app.include_router(routes.router)
+    app.include_router(routes.keyed)
+    app.include_router(routes_jobs.router)
+
+    page = resources.files(__package__).joinpath("static", "index.html")
+    if page.is_file():
+        html = page.read_text(encoding="utf-8")
+
+        @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+        def index() -> HTMLResponse:
+            return HTMLResponse(html)
+
+    log.info("emotrace %s ready: %d worker(s), database %s", __version__, settings.workers,
+             settings.database)
+    return app

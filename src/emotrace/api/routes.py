@@ -1,0 +1,110 @@
+"""The older service's endpoints, same names and fields: ``/predict``, ``/predict_text``, ``/health``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+
+from .. import __version__
+from .schemas import PREDICT_EXAMPLE, Health, PredictResponse, TextScores, errors
+from .security import require_api_key
+from .service import Service, check_media
+from .uploads import receive_form
+
+EARLY_SLOT_BYTES = 1024 * 1024
+"""Bodies larger than this (or of unknown size) need a free slot *before* they are read, so a
+client with a big upload is turned away at once when the queue is full."""
+
+_PREDICT_BODY = {
+    "required": True,
+    "content": {"multipart/form-data": {
+        "schema": {"type": "object", "properties": {
+            "video_file": {"type": "string", "format": "binary",
+                           "description": "the video (or any media file) to analyse"},
+            "audio_file": {"type": "string", "format": "binary",
+                           "description": "used as the sound track instead of the video's"},
+            "text": {"type": "string", "description": (
+                "the transcript: the whole media becomes one utterance with this text and no "
+                "transcription runs; alone (no files) it is scored like /predict_text")},
+        }},
+        "examples": {
+            "video": {"summary": "a video", "value": {"video_file": "(binary)"}},
+            "text": {"summary": "text only", "value": {"text": "I can't believe you did that!"}},
+        },
+    }},
+}
+
+
+def get_service(request: Request) -> Service:
+    """The app's :class:`Service`."""
+    return request.app.state.service
+
+
+router = APIRouter()
+keyed = APIRouter(dependencies=[Depends(require_api_key)])
+
+
+@router.get("/health", response_model=Health, summary="Liveness and loaded models (no key needed)")
+def health(svc: Service = Depends(get_service)) -> dict[str, Any]:
+    """``{"status": "healthy", "model_loaded": true, …}`` with the version and model names."""
+    return {"status": "healthy", "model_loaded": True, "version": __version__,
+            "pipeline": svc.description, "text_model": svc.text_scorer.model_name,
+            "workers": svc.runner.workers, "queued_or_running": svc.runner.admitted,
+            "api_keys_required": bool(svc.settings.api_keys)}
+
+
+@keyed.post("/predict_text", summary="Emotion and sentiment of one text",
+            responses={200: {"model": TextScores}, **errors(401, 422)})
+def predict_text(text: str = Form(..., examples=["I am feeling great today!"],
+                                  description="the text to score"),
+                 svc: Service = Depends(get_service)) -> dict[str, Any]:
+    """Score a text from its words alone: all 7 emotions and 3 sentiments, highest first."""
+    if not text.strip():
+        raise HTTPException(422, "text is empty")
+    return svc.score_text(text.strip())
+
+
+@keyed.post("/predict", summary="Analyse a video (or audio, or text) and wait for the result",
+            openapi_extra={"requestBody": _PREDICT_BODY},
+            responses={200: {"model": PredictResponse,
+                             "content": {"application/json": {"example": PREDICT_EXAMPLE}}},
+                       **errors(400, 401, 413, 415, 422, 503)})
+async def predict(request: Request, svc: Service = Depends(get_service)) -> dict[str, Any]:
+    """The older service's endpoint: ``video_file``, ``audio_file`` and ``text``, any combination.
+
+    Answers ``{"analysis": {"utterances": [...]}, "metadata": {...}}``. For long files use
+    ``POST /jobs``, which answers at once and reports progress.
+    """
+    settings = svc.settings
+    length = request.headers.get("content-length")
+    big = not (length and length.isdigit() and int(length) <= EARLY_SLOT_BYTES)
+    slot = svc.runner.reserve() if big else None
+    try:
+        form = await receive_form(request, settings.upload_dir, settings.max_upload_bytes,
+                                  file_fields=("video_file", "audio_file"), text_fields=("text",))
+    except BaseException:
+        if slot:
+            slot.release()
+        raise
+    handed_off = False
+    try:
+        text = form.text("text")
+        video = "video_file" if "video_file" in form.files else None
+        audio = "audio_file" if "audio_file" in form.files else None
+        if video is None and audio is None:
+            if slot:
+                slot.release()
+            if text is None:
+                raise HTTPException(422, "send a video_file, an audio_file or a text")
+            return await run_in_threadpool(svc.text_only_result, text)
+        slot = slot or svc.runner.reserve()
+        with slot:
+            media = [f for f in (video, audio) if f]
+            await run_in_threadpool(check_media, form, media, text is None)
+            handed_off = True
+            return await svc.analyze_now(slot, form, video, audio, text)
+    finally:
+        if not handed_off:
+            form.cleanup()

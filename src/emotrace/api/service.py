@@ -1,0 +1,281 @@
+"""What the routes call: analyses now (``/predict``) or as stored jobs (``/jobs``).
+
+The HTTP layer only parses requests and shapes answers; this module owns the loaded models,
+the job store and the worker pool, and is where a job is admitted, run, reused, recovered
+after a restart and deleted. No analysis logic lives here either: that is the pipeline's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Protocol
+
+from ..errors import ConfigError, EmotraceError, MediaError, ModelError
+from ..types import AnalysisResult, ModalityScores, Utterance, UtteranceResult
+from .runner import Runner, Slot
+from .settings import Settings
+from .store import Job, JobStore
+from .uploads import ReceivedForm, StoredFile
+
+log = logging.getLogger(__name__)
+
+JOB_FILE, JOB_AUDIO = "file", "audio_file"
+"""The fixed names job uploads are stored under in their directory."""
+
+
+class UnsupportedMedia(MediaError):
+    """An upload is not media at all (the API answers 415, not 422)."""
+
+
+class AnalysisPipeline(Protocol):
+    """What the service needs from :class:`emotrace.pipeline.Pipeline`."""
+
+    def analyze(self, path: Any, *, audio_path: Any = None, transcript: str | None = None,
+                hook: Any = None) -> AnalysisResult: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class TextModel(Protocol):
+    """What the service needs from :class:`emotrace.modalities.text.TextScorer`."""
+
+    model_name: str
+
+    def score(self, texts: list[str]) -> list[Any]: ...
+
+
+def error_message(exc: BaseException) -> str:
+    """A one-line reason for a client, naming the kind of problem."""
+    kind = {MediaError: "media error", ConfigError: "invalid option", ModelError: "model error"}
+    for cls, name in kind.items():
+        if isinstance(exc, cls):
+            return f"{name}: {exc}"
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def hide_paths(message: str, folder: Path | str | None) -> str:
+    """Drop the server's upload directory from a message, leaving the field's name."""
+    if not folder:
+        return message
+    for form in {str(folder), str(Path(folder).resolve())}:
+        message = message.replace(form + "/", "").replace(form, "upload")
+    return message
+
+
+def render_all(result: AnalysisResult) -> dict[str, str]:
+    """The result in every export format; ``json`` holds exactly the ``/predict`` answer."""
+    from ..export import FORMATS, render
+
+    return {fmt: render(result, fmt) for fmt in FORMATS}
+
+
+def check_media(form: ReceivedForm, fields: list[str], needs_audio: bool) -> None:
+    """Read the headers of uploaded files before queueing them, so bad input fails at once.
+
+    Args:
+        form: the upload.
+        fields: the file fields holding media; the last one is where the sound comes from.
+        needs_audio: whether the sound track must exist (no transcript was given).
+
+    Raises:
+        UnsupportedMedia: a file is not media.
+        MediaError: the file meant to give the sound has no audio track.
+    """
+    from ..media import probe
+
+    info = None
+    for name in fields:
+        stored = form.files[name]
+        shown = stored.filename or name
+        try:
+            info = probe(stored.path)
+        except MediaError as e:
+            # Name the file as the client did; never reveal where the server keeps it.
+            raise UnsupportedMedia(str(e).replace(str(stored.path), shown)) from e
+    if needs_audio and info is not None and not info.has_audio:
+        raise MediaError(f"{shown}: has no audio track; send one as audio_file, or the words as text")
+
+
+class _ProgressWriter:
+    """A progress hook that records a job's progress, at most every ``interval`` seconds
+    (and always on a new stage or a finished one), so a chatty stage costs no DB traffic."""
+
+    def __init__(self, store: JobStore, job_id: str, interval: float = 0.25):
+        self.store, self.job_id, self.interval = store, job_id, interval
+        self._last = 0.0
+        self._stage: str | None = None
+
+    def __call__(self, stage: str, done: float, total: float) -> None:
+        now = time.monotonic()
+        if stage != self._stage or done >= total or now - self._last >= self.interval:
+            self._stage, self._last = stage, now
+            self.store.progress(self.job_id, stage, done, total)
+
+
+@dataclass
+class Service:
+    """The loaded models, the job store and the worker pool of one running app.
+
+    Attributes:
+        settings: the service settings.
+        pipeline: the loaded analysis pipeline (shared by all worker threads).
+        text_scorer: the text model, for ``/predict_text`` and text-only ``/predict``.
+        store: the SQLite job store.
+        runner: the bounded worker pool.
+    """
+
+    settings: Settings
+    pipeline: AnalysisPipeline
+    text_scorer: TextModel
+    store: JobStore
+    runner: Runner
+
+    def __post_init__(self) -> None:
+        self.description = dict(self.pipeline.describe())
+        # Results depend on the models, so their names and versions are part of every cache key.
+        self._signature = json.dumps(self.description, sort_keys=True, default=str)
+        self.settings.upload_dir.mkdir(parents=True, exist_ok=True)
+
+    def cache_key(self, media: StoredFile | None, audio: StoredFile | None,
+                  options: Mapping[str, Any]) -> str:
+        """Content hashes + options + model versions → the key results are stored under.
+
+        Files are keyed by role (media, separate sound), not by form field, so ``/predict``
+        reuses what a job computed and the other way round.
+        """
+        payload = json.dumps({"media": media.sha256 if media else None,
+                              "audio": audio.sha256 if audio else None,
+                              "options": dict(options), "models": self._signature},
+                             sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    # immediate analyses ----------------------------------------------------------------
+
+    def score_text(self, text: str) -> dict[str, Any]:
+        """``/predict_text``: the two ranked lists for one text."""
+        return self.text_scorer.score([text])[0].to_dict()
+
+    def text_only_result(self, text: str) -> dict[str, Any]:
+        """Text without media, in ``/predict``'s shape: one utterance from 0 to 0 s."""
+        scores = self.text_scorer.score([text])[0]
+        utt = UtteranceResult(Utterance(0.0, 0.0, text), scores,
+                              {"text": ModalityScores(scores, 1.0)})
+        meta = {"source": "text", "models": {"text": self.text_scorer.model_name}}
+        return AnalysisResult((utt,), meta).to_dict()
+
+    async def analyze_now(self, slot: Slot, form: ReceivedForm, video: str | None,
+                          audio: str | None, transcript: str | None) -> dict[str, Any]:
+        """``/predict`` with media: run in the pool and wait, or reuse a stored result.
+
+        Args:
+            slot: the admission slot taken for this request (given back when done).
+            form: the received upload; this call owns it and deletes its files when the
+                analysis ends (even if the client has gone).
+            video, audio: the form fields holding the media and the separate sound track.
+            transcript: the text given instead of transcribing.
+        """
+        try:
+            options = {"transcript": transcript, "separate_audio": audio is not None}
+            key = self.cache_key(form.files.get(video or ""), form.files.get(audio or ""), options)
+            stored = self.store.result(key, "json")
+            if stored is not None:
+                form.cleanup()
+                slot.release()
+                return json.loads(stored)
+            video_path = form.files[video].path if video else None
+            audio_path = form.files[audio].path if audio else None
+            future = self.runner.submit(slot, self.pipeline.analyze, video_path,
+                                        audio_path=audio_path, transcript=transcript)
+        except BaseException:
+            form.cleanup()
+            raise
+        future.add_done_callback(lambda _f: form.cleanup())
+        try:
+            result = await asyncio.wrap_future(future)
+        except EmotraceError as e:
+            raise type(e)(hide_paths(str(e), form.directory)) from e
+        return result.to_dict()
+
+    # jobs ------------------------------------------------------------------------------
+
+    def create_job(self, slot: Slot, form: ReceivedForm, transcript: str | None) -> Job:
+        """Store a job for an upload and queue it (or finish it at once from a stored result).
+
+        The upload directory becomes the job's; it is removed when the job ends.
+        """
+        media, audio = form.files[JOB_FILE], form.files.get(JOB_AUDIO)
+        options = {"transcript": transcript, "separate_audio": audio is not None}
+        job = self.store.create(filename=media.filename, options=options, content_hash=media.sha256,
+                                cache_key=self.cache_key(media, audio, options),
+                                upload_dir=str(form.directory))
+        if job.reused:
+            form.cleanup()
+            slot.release()
+            return job
+        self.runner.submit(slot, self._run_job, job.id)
+        return job
+
+    def _run_job(self, job_id: str) -> None:
+        job = self.store.start(job_id)
+        if job is None:  # deleted while it waited
+            return
+        try:
+            folder = Path(job.upload_dir or "")
+            audio = folder / JOB_AUDIO if job.options.get("separate_audio") else None
+            result = self.pipeline.analyze(folder / JOB_FILE, audio_path=audio,
+                                           transcript=job.options.get("transcript"),
+                                           hook=_ProgressWriter(self.store, job_id))
+            if not self.store.finish(job_id, render_all(result)):
+                log.info("job %s was deleted while running; its result is dropped", job_id)
+        except Exception as e:  # every failure is the job's outcome, reported to its client
+            if not isinstance(e, EmotraceError):
+                log.exception("job %s failed unexpectedly", job_id)
+            self.store.fail(job_id, hide_paths(error_message(e), job.upload_dir))
+        finally:
+            self._drop_upload(job)
+
+    def _drop_upload(self, job: Job) -> None:
+        if job.upload_dir:
+            shutil.rmtree(job.upload_dir, ignore_errors=True)
+            self.store.clear_upload(job.id)
+
+    def delete_job(self, job_id: str) -> Job | None:
+        """Remove a job; a running one finishes in the background and its result is dropped."""
+        job = self.store.delete(job_id)
+        if job is not None and job.status != "running" and job.upload_dir:
+            shutil.rmtree(job.upload_dir, ignore_errors=True)
+        return job
+
+    def recover(self) -> None:
+        """After a restart: re-run (or fail) jobs left queued or running, drop stray uploads."""
+        keep: set[Path] = set()
+        for job in self.store.with_status("queued", "running"):
+            folder = Path(job.upload_dir) if job.upload_dir else None
+            if folder is None or not (folder / JOB_FILE).is_file():
+                self.store.fail(job.id, "interrupted by a server restart, and its upload is gone")
+            elif not self.settings.requeue_interrupted:
+                self.store.fail(job.id, "interrupted by a server restart (re-running is switched off)")
+            elif job.attempts >= self.settings.max_attempts:
+                self.store.fail(job.id, f"interrupted by a server restart after {job.attempts} "
+                                        "attempt(s); not run again in case the file itself stops the server")
+            else:
+                log.info("re-running job %s, interrupted by a restart", job.id)
+                self.store.requeue(job.id)
+                self.runner.submit(self.runner.reserve(force=True), self._run_job, job.id)
+                keep.add(folder.resolve())
+                continue
+            self._drop_upload(job)
+        for folder in self.settings.upload_dir.iterdir():
+            if folder.is_dir() and folder.resolve() not in keep:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def close(self) -> None:
+        """Stop the pool (queued jobs stay queued in the store for the next start)."""
+        self.runner.shutdown(wait=False)
