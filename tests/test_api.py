@@ -474,6 +474,13 @@ def test_openapi_documents_every_endpoint_with_an_example(make_client):
     assert {"HTTPBearer", "APIKeyHeader"} <= set(schemes)
 
 
+def test_web_page_is_served_without_a_key(make_client):
+    client, _ = make_client(api_keys=("k",))
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert 'id="file"' in r.text and "jobs/${id}" in r.text
+
+
 # settings ----------------------------------------------------------------------------------
 
 def test_settings_from_environment_and_flags(tmp_path):

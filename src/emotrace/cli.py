@@ -54,6 +54,28 @@ def cmd_evaluate_text(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from .api import Settings, create_app
+        from .api.settings import parse_size
+    except ImportError as e:
+        raise EmotraceError(f"the REST service needs the 'api' extra ({e}); "
+                            "install it with: pip install 'emotrace[api]'") from e
+
+    settings = Settings.from_env(
+        host=args.host, port=args.port, workers=args.workers, max_queue=args.max_queue,
+        data_dir=args.data_dir, db_path=args.db,
+        max_upload_bytes=parse_size(args.max_upload) if args.max_upload else None)
+    app = create_app(settings)  # loads the models once, before the port opens
+    print(f"emotrace: serving on http://{settings.host}:{settings.port} (API docs at /docs)",
+          file=sys.stderr)
+    uvicorn.run(app, host=settings.host, port=settings.port,
+                log_level="debug" if args.verbose > 1 else "info")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     p = argparse.ArgumentParser(prog="emotrace", description=(
@@ -70,6 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="treat the sentences as consecutive turns (each gets the ones before as context)")
     t.add_argument("--text-model", default="default", help="'default' or a model directory")
     t.set_defaults(func=cmd_text)
+
+    sv = sub.add_parser("serve", help="run the REST service (needs the 'api' extra)",
+                        description="Serve the older /predict API and jobs over HTTP. Every option "
+                        "can also be set as an EMOTRACE_* environment variable (flags win); API keys "
+                        "(EMOTRACE_API_KEYS) and CORS origins (EMOTRACE_CORS_ORIGINS) only there.")
+    sv.add_argument("--host", default=None, help="interface to listen on (default: 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=None, help="TCP port (default: 8000)")
+    sv.add_argument("--workers", type=int, default=None,
+                    help="analyses run at once, as threads sharing one copy of the models "
+                         "(default: half the CPU cores, 1 to 4)")
+    sv.add_argument("--max-queue", type=int, default=None,
+                    help="analyses allowed to wait; beyond it requests get 503 (default: 16)")
+    sv.add_argument("--max-upload", default=None, metavar="SIZE",
+                    help="largest upload, e.g. 500M or 2G (default: 1G)")
+    sv.add_argument("--data-dir", default=None,
+                    help="where uploads wait for their job (default: ~/.local/share/emotrace)")
+    sv.add_argument("--db", default=None, help="SQLite job store (default: DATA_DIR/jobs.sqlite3)")
+    sv.set_defaults(func=cmd_serve)
 
     ev = sub.add_parser("evaluate", help="measure a model on labelled data; prints JSON")
     evsub = ev.add_subparsers(dest="modality", required=True, metavar="MODALITY")

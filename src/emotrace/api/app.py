@@ -89,6 +89,9 @@ def _load_text_scorer(pipeline: Any) -> TextModel:
     from ..config import TextOptions
     from ..modalities.text import TextScorer
 
+    loaded = getattr(pipeline, "scorers", {}).get("text")
+    if loaded is not None:  # the pipeline's own: the model is in memory once
+        return loaded
     config = getattr(pipeline, "config", None)
     return TextScorer(getattr(config, "text", TextOptions()))
 
@@ -100,8 +103,8 @@ def create_app(settings: Settings | None = None, pipeline: AnalysisPipeline | No
     Args:
         settings: the service settings; default ``Settings.from_env()``.
         pipeline: a loaded pipeline to share; default ``Pipeline(PipelineConfig())``, loaded now.
-        text_scorer: the model for ``/predict_text``; default a ``TextScorer`` with the
-            pipeline's text options (the ONNX session itself is shared, loaded once).
+        text_scorer: the model for ``/predict_text``; default the pipeline's own text scorer
+            (or a ``TextScorer`` with the pipeline's text options).
 
     Raises:
         ModelError: a model cannot be loaded.

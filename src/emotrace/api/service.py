@@ -8,6 +8,7 @@ after a restart and deleted. No analysis logic lives here either: that is the pi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -67,6 +68,16 @@ def hide_paths(message: str, folder: Path | str | None) -> str:
     for form in {str(folder), str(Path(folder).resolve())}:
         message = message.replace(form + "/", "").replace(form, "upload")
     return message
+
+
+SERVER_PATH_KEYS = ("file", "audio_file")
+"""Metadata keys holding the server's upload paths; dropped from what clients see."""
+
+
+def without_paths(result: AnalysisResult) -> AnalysisResult:
+    """The result minus metadata that would show where the server keeps uploads."""
+    meta = {k: v for k, v in result.metadata.items() if k not in SERVER_PATH_KEYS}
+    return dataclasses.replace(result, metadata=meta)
 
 
 def render_all(result: AnalysisResult) -> dict[str, str]:
@@ -139,8 +150,12 @@ class Service:
 
     def __post_init__(self) -> None:
         self.description = dict(self.pipeline.describe())
-        # Results depend on the models, so their names and versions are part of every cache key.
-        self._signature = json.dumps(self.description, sort_keys=True, default=str)
+        # Results depend on the models and the pipeline's options, so both are part of every
+        # cache key: a server restarted with other settings never serves stale results.
+        config = getattr(self.pipeline, "config", None)
+        options = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else None
+        self._signature = json.dumps({"models": self.description, "config": options},
+                                     sort_keys=True, default=str)
         self.settings.upload_dir.mkdir(parents=True, exist_ok=True)
 
     def cache_key(self, media: StoredFile | None, audio: StoredFile | None,
@@ -201,7 +216,7 @@ class Service:
             result = await asyncio.wrap_future(future)
         except EmotraceError as e:
             raise type(e)(hide_paths(str(e), form.directory)) from e
-        return result.to_dict()
+        return without_paths(result).to_dict()
 
     # jobs ------------------------------------------------------------------------------
 
@@ -232,7 +247,7 @@ class Service:
             result = self.pipeline.analyze(folder / JOB_FILE, audio_path=audio,
                                            transcript=job.options.get("transcript"),
                                            hook=_ProgressWriter(self.store, job_id))
-            if not self.store.finish(job_id, render_all(result)):
+            if not self.store.finish(job_id, render_all(without_paths(result))):
                 log.info("job %s was deleted while running; its result is dropped", job_id)
         except Exception as e:  # every failure is the job's outcome, reported to its client
             if not isinstance(e, EmotraceError):
