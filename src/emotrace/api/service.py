@@ -242,7 +242,9 @@ class Service:
         if job is None:  # deleted while it waited
             return
         try:
-            folder = Path(job.upload_dir or "")
+            if not job.upload_dir:
+                raise FileNotFoundError("the job's upload is gone")
+            folder = Path(job.upload_dir)
             audio = folder / JOB_AUDIO if job.options.get("separate_audio") else None
             result = self.pipeline.analyze(folder / JOB_FILE, audio_path=audio,
                                            transcript=job.options.get("transcript"),

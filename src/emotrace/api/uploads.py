@@ -69,7 +69,9 @@ class ReceivedForm:
 
 def too_large(limit: int) -> HTTPException:
     """The 413 error for a body over ``limit`` bytes."""
-    return HTTPException(413, f"upload too large: the limit is {limit} bytes ({limit / 1024**2:.0f} MiB)")
+    # Connection: close makes the server hang up instead of reading (and dropping) the rest.
+    return HTTPException(413, f"upload too large: the limit is {limit} bytes ({limit / 1024**2:.0f} MiB)",
+                         headers={"Connection": "close"})
 
 
 class _Part:
