@@ -122,6 +122,9 @@ class JobCreated(BaseModel):
 class JobPage(BaseModel):
     """A page of jobs, newest first."""
 
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "jobs": [JobOut.model_config["json_schema_extra"]["example"]], "total": 41, "limit": 20,
+        "offset": 0, "next_offset": 20}})
     jobs: list[JobOut]
     total: int
     limit: int
