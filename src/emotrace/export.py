@@ -1,0 +1,179 @@
+"""Writers: an :class:`~emotrace.types.AnalysisResult` as JSON, CSV, SRT, WebVTT or a text table.
+
+:func:`render` is the one entry point (the CLI and the REST service both use it);
+:data:`MEDIA_TYPES` gives the HTTP content type of each format.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Callable, Sequence
+
+from .config import check_choice
+from .errors import ConfigError
+from .labels import EMOTIONS, SENTIMENTS
+from .types import AnalysisResult, UtteranceResult
+
+FORMATS: tuple[str, ...] = ("json", "csv", "srt", "vtt", "table")
+"""Every format :func:`render` writes."""
+
+MEDIA_TYPES: dict[str, str] = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+    "table": "text/plain; charset=utf-8",
+}
+"""HTTP content type of each format."""
+
+EXTENSIONS: dict[str, str] = {"json": ".json", "csv": ".csv", "srt": ".srt", "vtt": ".vtt",
+                              "table": ".txt"}
+"""File name extension of each format."""
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "start", "end", "text", "emotion", "emotion_confidence", "sentiment", "sentiment_confidence",
+    *(f"emotion_{e}" for e in EMOTIONS), *(f"sentiment_{s}" for s in SENTIMENTS))
+"""The CSV header (a ``words`` column is added when words are requested)."""
+
+
+def _json(result: AnalysisResult, include_words: bool) -> str:
+    return json.dumps(result.to_dict(include_words), indent=2, ensure_ascii=False) + "\n"
+
+
+def _csv(result: AnalysisResult, include_words: bool) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS + (("words",) if include_words else ()))
+    for r in result.utterances:
+        s, u = r.scores, r.utterance
+        row = [f"{u.start:.3f}", f"{u.end:.3f}", u.text,
+               s.top_emotion, f"{s.emotion(s.top_emotion):.4f}",
+               s.top_sentiment, f"{s.sentiment(s.top_sentiment):.4f}",
+               *(f"{p:.4f}" for p in s.emotions), *(f"{p:.4f}" for p in s.sentiments)]
+        if include_words:
+            row.append(json.dumps([w.to_dict() for w in u.words], ensure_ascii=False))
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def timestamp(seconds: float, sep: str = ",") -> str:
+    """``HH:MM:SS,mmm`` (SRT; ``sep="."`` gives WebVTT's ``HH:MM:SS.mmm``)."""
+    ms = max(0, int(round(seconds * 1000)))
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def cue_label(r: UtteranceResult) -> str:
+    """The emotion line of a subtitle cue: ``[joy 82% · positive 90%]``."""
+    s = r.scores
+    return (f"[{s.top_emotion} {s.emotion(s.top_emotion):.0%} · "
+            f"{s.top_sentiment} {s.sentiment(s.top_sentiment):.0%}]")
+
+
+def _cue_text(text: str) -> str:
+    # A blank line ends a cue and "-->" starts a timing line: keep both out of the text.
+    return " ".join(text.split()).replace("-->", "->")
+
+
+def _srt(result: AnalysisResult, include_words: bool) -> str:
+    cues = [f"{i}\n{timestamp(r.utterance.start)} --> {timestamp(r.utterance.end)}\n"
+            f"{_cue_text(r.utterance.text)}\n{cue_label(r)}\n"
+            for i, r in enumerate(result.utterances, 1)]
+    return "\n".join(cues)
+
+
+def _vtt(result: AnalysisResult, include_words: bool) -> str:
+    cues = [f"{i}\n{timestamp(r.utterance.start, '.')} --> {timestamp(r.utterance.end, '.')}\n"
+            f"{_cue_text(r.utterance.text).replace('&', '&amp;').replace('<', '&lt;')}\n{cue_label(r)}\n"
+            for i, r in enumerate(result.utterances, 1)]
+    return "WEBVTT\n\n" + "\n".join(cues)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(max(0.0, seconds), 60)
+    return f"{int(m):d}:{s:04.1f}"
+
+
+def _table(result: AnalysisResult, include_words: bool) -> str:
+    md = result.metadata
+    head = [str(md.get("file") or md.get("audio_file") or "")]
+    if "duration" in md:
+        head.append(f"{float(md['duration']):.1f} s")
+    head.append(f"{len(result.utterances)} utterances")
+    lines = [" · ".join(h for h in head if h)]
+    if not result.utterances:
+        if md.get("reason"):
+            lines.append(f"no utterances: {md['reason']}")
+        return "\n".join(lines) + "\n"
+    rows = [(f"{_clock(r.utterance.start)}–{_clock(r.utterance.end)}",
+             f"{r.scores.top_emotion} {r.scores.emotion(r.scores.top_emotion):.2f}",
+             f"{r.scores.top_sentiment} {r.scores.sentiment(r.scores.top_sentiment):.2f}",
+             r.utterance.text) for r in result.utterances]
+    header = ("time", "emotion", "sentiment", "text")
+    widths = [max(len(x[i]) for x in (header, *rows)) for i in range(3)]
+    def line(row: tuple[str, ...]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3]
+
+    lines.append(line(header))
+    for r, row in zip(result.utterances, rows):
+        lines.append(line(row))
+        if include_words:
+            lines.append(" " * (sum(widths) + 6)
+                         + " ".join(f"{w.text}@{w.start:.2f}" for w in r.utterance.words))
+    return "\n".join(lines) + "\n"
+
+
+_WRITERS: dict[str, Callable[[AnalysisResult, bool], str]] = {
+    "json": _json, "csv": _csv, "srt": _srt, "vtt": _vtt, "table": _table}
+
+
+def render(result: AnalysisResult, fmt: str, include_words: bool = False) -> str:
+    """Write a result in one of :data:`FORMATS`.
+
+    Args:
+        result: the analysis.
+        fmt: ``"json"`` (the older service's shape plus metadata), ``"csv"`` (one row per
+            utterance: times, text, top emotion and sentiment, every probability), ``"srt"`` /
+            ``"vtt"`` (subtitles; each cue shows the top emotion and sentiment) or ``"table"``
+            (aligned plain text for a terminal).
+        include_words: add each utterance's timed words (JSON, CSV and table).
+
+    Raises:
+        ConfigError: unknown format.
+    """
+    check_choice("format", fmt, FORMATS)
+    return _WRITERS[fmt](result, include_words)
+
+
+def render_many(results: Sequence[AnalysisResult], fmt: str, include_words: bool = False) -> str:
+    """Several results in one text: a JSON array, one CSV with a leading ``file`` column,
+    or the single renderings one after another (table, srt and vtt need one file each).
+
+    Raises:
+        ConfigError: unknown format, or srt/vtt for more than one result.
+    """
+    check_choice("format", fmt, FORMATS)
+    if len(results) == 1:
+        return render(results[0], fmt, include_words)
+    if fmt == "json":
+        return json.dumps([r.to_dict(include_words) for r in results], indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        out: list[str] = []
+        for i, r in enumerate(results):
+            name = str(r.metadata.get("file") or r.metadata.get("audio_file") or "")
+            lines = render(r, "csv", include_words).splitlines(keepends=True)
+            out += (["file," + lines[0]] if i == 0 else []) + [_csv_cell(name) + "," + ln for ln in lines[1:]]
+        return "".join(out)
+    if fmt == "table":
+        return "\n".join(render(r, "table", include_words) for r in results)
+    raise ConfigError(f"format {fmt!r} holds one file; write several files to a directory instead")
+
+
+def _csv_cell(value: str) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([value])
+    return buf.getvalue()

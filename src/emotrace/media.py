@@ -1,0 +1,225 @@
+"""Reading media with PyAV (FFmpeg's libraries, no ``ffmpeg`` program needed).
+
+:func:`probe` says what a file holds, :func:`decode_audio` gives its first audio track as 16 kHz
+mono float32, and :func:`sample_frames` gives RGB frames at a few per second for modalities that
+look at faces. Every failure is a :class:`~emotrace.errors.MediaError` that names the file and
+the reason: missing, not media, corrupt, or without the needed stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import MediaError
+from .modalities.base import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac")
+"""The formats emotrace is tested with; anything else FFmpeg can read works too."""
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What :func:`probe` found in a file.
+
+    Attributes:
+        path: the file.
+        format: the container format FFmpeg detected (``"mov,mp4,m4a,3gp,3g2,mj2"``, ``"wav"`` …).
+        duration: seconds (0.0 when the container does not say).
+        audio_codec, sample_rate, channels: the first audio stream, or None without one.
+        video_codec, width, height, fps: the first video stream, or None without one.
+    """
+
+    path: str
+    format: str
+    duration: float
+    audio_codec: str | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    video_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+
+    @property
+    def has_audio(self) -> bool:
+        """Whether the file has an audio stream."""
+        return self.audio_codec is not None
+
+    @property
+    def has_video(self) -> bool:
+        """Whether the file has a (moving picture) video stream."""
+        return self.video_codec is not None
+
+
+def _open(path: str | Path):
+    import av
+
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(f"{p}: no such file")
+    if not p.is_file():
+        raise MediaError(f"{p}: not a regular file")
+    try:
+        return av.open(str(p), mode="r")
+    except av.FFmpegError as e:
+        raise MediaError(f"{p}: not a readable media file ({_reason(e)})") from e
+
+
+def _reason(e: Exception) -> str:
+    # PyAV messages repeat the path; keep FFmpeg's own words only.
+    return str(getattr(e, "strerror", None) or e).strip() or type(e).__name__
+
+
+_ATTACHED_PIC = 0x0400  # FFmpeg's AV_DISPOSITION_ATTACHED_PIC
+
+
+def _is_still_image(stream) -> bool:
+    # Cover art in audio files is a one-frame "video" stream: no video for our purposes.
+    return bool(int(stream.disposition) & _ATTACHED_PIC)
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Read a file's container header and describe its streams.
+
+    Raises:
+        MediaError: the file is missing, not media, or has neither audio nor video.
+    """
+    with _open(path) as c:
+        audio = c.streams.audio[0] if c.streams.audio else None
+        videos = [s for s in c.streams.video if not _is_still_image(s)]
+        video = videos[0] if videos else None
+        if audio is None and video is None:
+            raise MediaError(f"{path}: holds neither an audio nor a video stream")
+        duration = c.duration / 1_000_000 if c.duration else 0.0
+        if not duration:
+            spans = [float(s.duration * s.time_base) for s in (audio, video)
+                     if s is not None and s.duration and s.time_base]
+            duration = max(spans, default=0.0)
+        fps = float(video.average_rate) if video is not None and video.average_rate else None
+        return MediaInfo(
+            path=str(path), format=c.format.name, duration=float(duration),
+            audio_codec=audio.codec_context.name if audio is not None else None,
+            sample_rate=audio.codec_context.sample_rate if audio is not None else None,
+            channels=audio.codec_context.channels if audio is not None else None,
+            video_codec=video.codec_context.name if video is not None else None,
+            width=video.codec_context.width if video is not None else None,
+            height=video.codec_context.height if video is not None else None,
+            fps=fps)
+
+
+def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode the first audio track, mixed down to mono float32 in [-1, 1] at ``sample_rate``.
+
+    Packets that fail to decode are skipped (a damaged stretch becomes a gap, as in a media
+    player); a file where nothing decodes is refused.
+
+    Raises:
+        MediaError: missing or not media, no audio track, or no audio could be decoded.
+    """
+    import av
+
+    with _open(path) as c:
+        if not c.streams.audio:
+            raise MediaError(f"{path}: has no audio track")
+        stream = c.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        chunks: list[np.ndarray] = []
+        bad, offset = 0, None
+        try:
+            for packet in c.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError:
+                    bad += 1
+                    continue
+                for frame in frames:
+                    if offset is None:
+                        offset = frame.time if frame.time and frame.time > 0 else 0.0
+                    for out in resampler.resample(frame):
+                        chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except av.FFmpegError as e:  # demuxing itself failed: the container is damaged
+            if not chunks:
+                raise MediaError(f"{path}: corrupt audio ({_reason(e)})") from e
+            log.warning("%s: audio stops early at a damaged spot (%s)", path, _reason(e))
+    if not chunks:
+        why = f"{bad} damaged packets" if bad else "the track is empty"
+        raise MediaError(f"{path}: no audio could be decoded ({why})")
+    if bad:
+        log.warning("%s: skipped %d audio packets that failed to decode", path, bad)
+    audio = np.concatenate(chunks).astype(np.float32, copy=False)
+    if offset and offset < 3600:
+        # A track that starts late keeps its place on the file's timeline.
+        audio = np.concatenate([np.zeros(int(round(offset * sample_rate)), np.float32), audio])
+    return np.clip(audio, -1.0, 1.0, out=audio)
+
+
+def _scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    if not max_side or max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    # Even sizes keep FFmpeg's scaler on its fast paths.
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def iter_frames(path: str | Path, fps: float, max_side: int = 0) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(seconds, HxWx3 uint8 RGB frame)`` about ``fps`` times per second of video.
+
+    Args:
+        path: a file with a video stream.
+        fps: samples per second (each is the first decoded frame at or after its time).
+        max_side: scale frames down so the longer side is at most this (0: original size).
+
+    Raises:
+        MediaError: missing or not media, no video stream, or nothing could be decoded.
+    """
+    import av
+
+    if not fps > 0:
+        raise MediaError(f"{path}: frame rate to sample must be positive, got {fps}")
+    step = 1.0 / fps
+    with _open(path) as c:
+        videos = [s for s in c.streams.video if not _is_still_image(s)]
+        if not videos:
+            raise MediaError(f"{path}: has no video stream")
+        stream = videos[0]
+        stream.thread_type = "AUTO"
+        size = _scaled_size(stream.codec_context.width, stream.codec_context.height, max_side)
+        next_time, count = -math.inf, 0
+        try:
+            for frame in c.decode(stream):
+                t = frame.time
+                if t is None or t + 1e-6 < next_time:
+                    continue
+                yield float(t), frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+                count += 1
+                # Stay on the fps grid even when the video's own frame rate is irregular.
+                next_time = (math.floor(t / step + 1e-6) + 1) * step
+        except av.FFmpegError as e:
+            if not count:
+                raise MediaError(f"{path}: corrupt video ({_reason(e)})") from e
+            log.warning("%s: video stops early at a damaged spot (%s)", path, _reason(e))
+
+
+def sample_frames(path: str | Path, fps: float, max_side: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
+    """All frames :func:`iter_frames` yields, as ``(times, frames)``.
+
+    Returns:
+        ``times``: float64 seconds, increasing; ``frames``: HxWx3 uint8 RGB arrays.
+    """
+    times: list[float] = []
+    frames: list[np.ndarray] = []
+    for t, f in iter_frames(path, fps, max_side):
+        times.append(t)
+        frames.append(f)
+    return np.asarray(times, dtype=np.float64), frames

@@ -1,0 +1,252 @@
+"""The pipeline: file → audio → words → utterances → per-modality scores → fused timeline.
+
+:class:`Pipeline` loads every model once, in its constructor; :meth:`Pipeline.analyze` never
+changes the object, so one pipeline can serve many threads. The module-level :func:`analyze`
+keeps one pipeline for the configuration last asked for and goes through the result cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .asr import Transcriber
+from .cache import ResultCache, config_fingerprint
+from .config import PipelineConfig, check_choice
+from .errors import ConfigError, MediaError, ModelError
+from .fusion import fuse
+from .media import MediaInfo, decode_audio, probe, sample_frames
+from .modalities.base import SAMPLE_RATE, MediaContext, ModalityScorer
+from .progress import Hook, no_progress
+from .segmentation import segment
+from .types import AnalysisResult, Scores, Utterance, UtteranceResult
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+
+
+def _text_scorer(config: PipelineConfig) -> ModalityScorer:
+    from .modalities.text import TextScorer
+
+    return TextScorer(config.text)
+
+
+SCORER_FACTORIES: dict[str, Callable[[PipelineConfig], ModalityScorer]] = {
+    "text": _text_scorer,
+}
+"""Modality name → function building its loaded scorer from the configuration."""
+
+
+def _needs_frames(scorer: ModalityScorer) -> bool:
+    return bool(getattr(scorer, "needs_frames", scorer.name == "face"))
+
+
+def _frame_loader(path: PathLike, fps: float, max_side: int) -> Callable[[], Any]:
+    """A callable that decodes the sampled frames on first use and returns them ever after."""
+    lock = threading.Lock()
+    box: list[tuple[np.ndarray, list[np.ndarray]]] = []
+
+    def frames() -> tuple[np.ndarray, list[np.ndarray]]:
+        with lock:
+            if not box:
+                box.append(sample_frames(path, fps, max_side))
+            return box[0]
+
+    return frames
+
+
+class Pipeline:
+    """Loaded models and the stages that use them.
+
+    Args:
+        config: what to compute; see :class:`~emotrace.config.PipelineConfig`.
+        scorers: ready scorers to use instead of building them, by modality name (for example
+            a model of your own); every name in ``config.modalities`` not given here is built
+            from :data:`SCORER_FACTORIES`.
+
+    Raises:
+        ConfigError: an unknown modality name.
+        ModelError: a model cannot be found or loaded.
+    """
+
+    def __init__(self, config: PipelineConfig = PipelineConfig(), *,
+                 scorers: Mapping[str, ModalityScorer] | None = None):
+        given = dict(scorers or {})
+        known = sorted(set(SCORER_FACTORIES) | set(given))
+        for name in config.modalities:
+            check_choice("modality", name, known)
+        self.config = config
+        self.transcriber = Transcriber(config.asr)
+        self.scorers: dict[str, ModalityScorer] = {
+            name: given[name] if name in given else SCORER_FACTORIES[name](config)
+            for name in config.modalities}
+
+    def describe(self) -> dict[str, Any]:
+        """emotrace's version, the modalities and every model's name and version."""
+        from . import __version__
+
+        return {"version": __version__, "modalities": list(self.scorers),
+                "models": {"asr": self.transcriber.model_name,
+                           **{name: s.model_name for name, s in self.scorers.items()}},
+                "asr_device": f"{self.transcriber.device}/{self.transcriber.compute_type}"}
+
+    def _load(self, path: PathLike | None, audio_path: PathLike | None
+              ) -> tuple[MediaInfo | None, np.ndarray, float]:
+        info = probe(path) if path is not None else None
+        source = audio_path if audio_path is not None else path
+        audio_info = probe(source) if audio_path is not None or info is None else info
+        if not audio_info.has_audio:
+            raise MediaError(f"{source}: has no audio track")
+        limit = self.config.media.max_duration
+        longest = max(audio_info.duration, info.duration if info else 0.0)
+        if limit is not None and longest > limit:
+            raise MediaError(f"{source}: lasts {longest:.0f} s, more than the {limit:.0f} s allowed")
+        audio = decode_audio(source)
+        duration = max(len(audio) / SAMPLE_RATE, longest)
+        return info, audio, duration
+
+    def analyze(self, path: PathLike | None = None, *, audio_path: PathLike | None = None,
+                transcript: str | None = None, hook: Hook | None = None) -> AnalysisResult:
+        """Analyse one file.
+
+        Args:
+            path: the video or audio file. May be None when ``audio_path`` is given.
+            audio_path: take the audio from this file instead of ``path`` (``path`` may then
+                be a video without sound).
+            transcript: skip speech recognition: the whole file is one utterance with this text.
+            hook: optional ``hook(stage, done, total)`` progress callback.
+
+        Returns:
+            The utterance timeline; no speech gives no utterances and ``metadata["reason"]``.
+
+        Raises:
+            ConfigError: neither ``path`` nor ``audio_path`` given.
+            MediaError: a file is missing, not media, corrupt, or has no audio track.
+            ModelError: a model failed while running.
+        """
+        if path is None and audio_path is None:
+            raise ConfigError("nothing to analyse: give a media file (path) or an audio file (audio_path)")
+        hook = hook or no_progress
+        timings: dict[str, float] = {}
+        started = clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = round(now - clock, 4)
+            clock = now
+
+        hook("media", 0, 1)
+        info, audio, duration = self._load(path, audio_path)
+        hook("media", 1, 1)
+        lap("media")
+
+        reason = None
+        extra: dict[str, Any] = {}
+        if transcript is not None:
+            text = " ".join(transcript.split())
+            utterances = [Utterance(0.0, duration, text)] if text else []
+            language = self.config.asr.language or ""
+            extra["transcript_given"] = True
+            reason = None if text else "the transcript given is empty"
+        else:
+            heard = self.transcriber.transcribe(audio, hook)
+            lap("asr")
+            utterances = segment(heard.words, self.config.segmentation, duration)
+            lap("segmentation")
+            language = heard.language
+            extra["speech_duration"] = round(heard.speech_duration, 3)
+            reason = None if heard.words else "no speech detected"
+
+        has_video = bool(info and info.has_video)
+        frames = None
+        if has_video and any(_needs_frames(s) for s in self.scorers.values()):
+            frames = _frame_loader(path, self.config.media.frame_fps, self.config.media.frame_max_side)
+        media = MediaContext(path=str(path if path is not None else audio_path), duration=duration,
+                             audio=audio, has_video=has_video, frames=frames)
+
+        per_modality: dict[str, list[Scores | None]] = {}
+        for name, scorer in self.scorers.items():
+            scores = list(scorer.score_utterances(media, utterances, hook)) if utterances else []
+            if len(scores) != len(utterances):
+                raise ModelError(f"the {name} modality gave {len(scores)} results for "
+                                 f"{len(utterances)} utterances")
+            per_modality[name] = scores
+            lap(name)
+
+        results, unscored = [], 0
+        for i, u in enumerate(utterances):
+            present = {name: scores[i] for name, scores in per_modality.items()}
+            if all(s is None for s in present.values()):
+                unscored += 1  # no modality could judge it: leave it out rather than guess
+                continue
+            fused, own = fuse(present, self.config.fusion)
+            results.append(UtteranceResult(u, fused, own))
+        lap("fusion")
+        if unscored:
+            extra["unscored_utterances"] = unscored
+            if not results:
+                reason = reason or "no modality could score any utterance"
+        timings["total"] = round(time.perf_counter() - started, 4)
+
+        d = self.describe()
+        metadata: dict[str, Any] = {
+            "file": str(path) if path is not None else None,
+            **({"audio_file": str(audio_path)} if audio_path is not None else {}),
+            "duration": round(duration, 3), "has_video": has_video, "language": language,
+            "modalities": d["modalities"], "models": d["models"], "emotrace_version": d["version"],
+            "asr_device": d["asr_device"], **extra, "timings": timings}
+        if reason and not results:
+            metadata["reason"] = reason
+        return AnalysisResult(tuple(results), metadata)
+
+
+_default_lock = threading.Lock()
+_default: tuple[str, Pipeline] | None = None
+
+
+def get_pipeline(config: PipelineConfig | None = None) -> Pipeline:
+    """The shared pipeline for ``config`` (default: ``PipelineConfig()``), built on first use.
+
+    One pipeline is kept: asking for another configuration replaces it.
+    """
+    global _default
+    config = config or PipelineConfig()
+    key = config_fingerprint(config)
+    with _default_lock:
+        if _default is None or _default[0] != key:
+            _default = (key, Pipeline(config))
+        return _default[1]
+
+
+def analyze(path: PathLike | None = None, config: PipelineConfig | None = None, *,
+            audio_path: PathLike | None = None, transcript: str | None = None,
+            hook: Hook | None = None, cache: bool = True,
+            cache_dir: PathLike | None = None) -> AnalysisResult:
+    """Analyse a file with a shared :class:`Pipeline`, through the result cache.
+
+    Args:
+        path, audio_path, transcript, hook: as in :meth:`Pipeline.analyze`.
+        config: the pipeline configuration (default: ``PipelineConfig()``).
+        cache: look the result up in (and add it to) the on-disk result cache.
+        cache_dir: the cache directory (default: :func:`~emotrace.cache.default_cache_dir`).
+
+    Example:
+        >>> from emotrace import analyze
+        >>> result = analyze("clip.mp4")                      # doctest: +SKIP
+        >>> [(r.utterance.text, r.scores.top_emotion) for r in result.utterances]  # doctest: +SKIP
+    """
+    pipeline = get_pipeline(config)
+    if not cache:
+        return pipeline.analyze(path, audio_path=audio_path, transcript=transcript, hook=hook)
+    return ResultCache(cache_dir).analyze(pipeline, path, audio_path=audio_path,
+                                          transcript=transcript, hook=hook)
+
+
+__all__ = ["Pipeline", "PipelineConfig", "SCORER_FACTORIES", "analyze", "get_pipeline"]

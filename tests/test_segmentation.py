@@ -1,0 +1,129 @@
+"""Segmentation is a pure function: timed words in, utterances out."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from emotrace.config import SegmentationOptions
+from emotrace.errors import ConfigError
+from emotrace.segmentation import ends_sentence, join_words, segment
+from emotrace.types import Word
+
+
+def words(spec: str, start: float = 0.0, step: float = 0.3, length: float = 0.25) -> list[Word]:
+    """Words from a string; ``|`` marks a 1-second pause, ``~`` a 0.4-second one."""
+    out, t = [], start
+    for token in spec.split():
+        if token == "|":
+            t += 1.0
+            continue
+        if token == "~":
+            t += 0.4
+            continue
+        out.append(Word(t, t + length, token))
+        t += step
+    return out
+
+
+def texts(utts) -> list[str]:
+    return [u.text for u in utts]
+
+
+def test_no_words_no_utterances():
+    assert segment([]) == []
+    assert segment([Word(0.0, 0.2, "  ")]) == []
+
+
+def test_splits_at_long_pauses_not_short_ones():
+    utts = segment(words("so I went there ~ and then | we left together"),
+                   SegmentationOptions(split_on_punctuation=False))
+    assert texts(utts) == ["so I went there and then", "we left together"]
+
+
+def test_splits_after_sentence_end_without_a_pause():
+    utts = segment(words("I love it. Do you? Yes I do!"))
+    assert texts(utts) == ["I love it.", "Do you?", "Yes I do!"]
+    assert not segment(words("I love it. Do you?"), SegmentationOptions(split_on_punctuation=False))[1:]
+
+
+def test_short_fragment_merges_into_the_nearer_neighbour():
+    # "Oh!" is a one-word sentence right before the next one: too short to judge alone.
+    utts = segment(words("Oh! I cannot believe this happened"))
+    assert texts(utts) == ["Oh! I cannot believe this happened"]
+    # A one-word tail after a pause joins the utterance before it.
+    utts = segment(words("we should go now ~ ~ please"), SegmentationOptions(pause=0.7))
+    assert texts(utts) == ["we should go now please"]
+
+
+def test_isolated_short_utterance_is_kept():
+    utts = segment(words("how are you doing | | Fine. | | and what about your sister"))
+    assert texts(utts) == ["how are you doing", "Fine.", "and what about your sister"]
+
+
+def test_min_words_one_keeps_every_fragment():
+    utts = segment(words("Oh! I cannot believe it"), SegmentationOptions(min_words=1))
+    assert texts(utts) == ["Oh!", "I cannot believe it"]
+
+
+def test_long_speech_is_cut_before_max_duration_preferring_a_comma():
+    spec = " ".join(["word"] * 20 + ["end,"] + ["more"] * 20)
+    utts = segment(words(spec), SegmentationOptions(max_duration=8.0))
+    assert all(u.duration <= 8.0 for u in utts)
+    assert utts[0].text.endswith("end,")
+    assert sum(len(u.words) for u in utts) == 41
+
+
+def test_comma_is_the_preferred_cut():
+    spec = " ".join(["a"] * 10 + ["b,"] + ["c"] * 10)
+    utts = segment(words(spec), SegmentationOptions(max_duration=5.0))
+    assert utts[0].text.endswith("b,")
+
+
+def test_a_single_word_longer_than_the_maximum_stays_whole():
+    utts = segment([Word(0.0, 20.0, "loooong"), Word(20.1, 20.4, "word")],
+                   SegmentationOptions(max_duration=5.0, min_words=1))
+    assert texts(utts) == ["loooong", "word"]
+
+
+def test_words_are_kept_with_their_times_and_clamped_to_the_duration():
+    ws = words("hello there my friend")
+    utts = segment(ws, duration=0.8)
+    assert utts[0].words[0] == ws[0]
+    assert all(w.end <= 0.8 for u in utts for w in u.words)
+    assert utts[-1].end <= 0.8
+
+
+def test_unordered_and_overlapping_words_give_ordered_non_overlapping_utterances():
+    rng = random.Random(7)
+    ws = []
+    t = 0.0
+    for i in range(300):
+        t += rng.choice([0.1, 0.2, 0.3, 0.9, 1.5])
+        text = rng.choice(["yes", "no", "maybe.", "well,", "right?", "ok"])
+        ws.append(Word(t, t + rng.uniform(-0.05, 0.6), text) if i % 7 else Word(t, t + 0.2, text))
+    ws = [w if w.end >= w.start else Word(w.start, w.start, w.text) for w in ws]
+    rng.shuffle(ws)
+    utts = segment(ws, SegmentationOptions(max_duration=6.0), duration=t + 1.0)
+    assert sum(len(u.words) for u in utts) == 300
+    last = 0.0
+    for u in utts:
+        assert last <= u.start <= u.end <= t + 1.0
+        assert u.words[0].start == u.start and u.words[-1].end == u.end
+        assert u.duration <= 6.0 + 0.6  # a cut never lands inside a word
+        last = u.end
+
+
+def test_join_words_spacing():
+    assert join_words([Word(0, 1, "Hello"), Word(1, 2, ","), Word(2, 3, "world"), Word(3, 4, "!")]) \
+        == "Hello, world!"
+    assert join_words([Word(0, 1, "I"), Word(1, 2, "'m"), Word(2, 3, "here.")]) == "I'm here."
+    assert ends_sentence(Word(0, 1, 'done."')) and not ends_sentence(Word(0, 1, "well,"))
+
+
+def test_options_are_validated():
+    with pytest.raises(ConfigError, match="pause"):
+        SegmentationOptions(pause=0)
+    with pytest.raises(ConfigError, match="max_duration"):
+        SegmentationOptions(max_duration=0.5)
