@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
 import pytest
@@ -124,7 +123,7 @@ def test_other_containers(tmp_path):
     src = decode_audio(FIXTURES / "dialogue.wav")[: SAMPLE_RATE * 3]
     for ext, codec, rate in ((".flac", "flac", 16000), (".ogg", "libopus", 48000),
                              (".mp3", "libmp3lame", 16000), (".m4a", "aac", 16000),
-                             (".mkv", "aac", 16000), (".webm", "libopus", 48000)):
+                             (".mkv", "aac", 16000), (".webm", "libopus", 48000), (".ts", "mp2", 16000)):
         path = tmp_path / f"clip{ext}"
         with av.open(str(path), "w") as out:
             stream = out.add_stream(codec, rate=rate)

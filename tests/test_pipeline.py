@@ -151,7 +151,7 @@ class FramesScorer:
         times, frames = media.frames()
         self.seen.append((media.frames() is media.frames(), len(frames), times))
         out = []
-        for i, u in enumerate(utterances):
+        for i in range(len(utterances)):
             if i % 2:
                 out.append(None)
                 continue

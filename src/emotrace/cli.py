@@ -186,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--max-utterance", type=float, default=SegmentationOptions.max_duration,
                     help="longest utterance in seconds (default: %(default)s)")
     an.add_argument("--audio", metavar="AUDIO_FILE", help="take the sound from this file instead of FILE")
-    an.add_argument("--transcript", metavar="TEXT", help="skip speech recognition: FILE is one utterance with this text")
+    an.add_argument("--transcript", metavar="TEXT",
+                    help="skip speech recognition: FILE is one utterance with this text")
     an.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
     an.add_argument("--cache-dir", default=None,
                     help="result cache directory (default: $EMOTRACE_CACHE_DIR or ~/.cache/emotrace)")

@@ -103,7 +103,8 @@ def _table(result: AnalysisResult, include_words: bool) -> str:
     head = [str(md.get("file") or md.get("audio_file") or "")]
     if "duration" in md:
         head.append(f"{float(md['duration']):.1f} s")
-    head.append(f"{len(result.utterances)} utterances")
+    n = len(result.utterances)
+    head.append(f"{n} utterance{'' if n == 1 else 's'}")
     lines = [" · ".join(h for h in head if h)]
     if not result.utterances:
         if md.get("reason"):

@@ -133,7 +133,7 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray
         stream = c.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks: list[np.ndarray] = []
-        bad, offset = 0, None
+        bad, offset, base = 0, None, _start_time(c)
         try:
             for packet in c.demux(stream):
                 try:
@@ -143,7 +143,7 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray
                     continue
                 for frame in frames:
                     if offset is None:
-                        offset = frame.time if frame.time and frame.time > 0 else 0.0
+                        offset = max(0.0, frame.time - base) if frame.time is not None else 0.0
                     for out in resampler.resample(frame):
                         chunks.append(out.to_ndarray().reshape(-1))
             for out in resampler.resample(None):
@@ -162,6 +162,11 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray
         # A track that starts late keeps its place on the file's timeline.
         audio = np.concatenate([np.zeros(int(round(offset * sample_rate)), np.float32), audio])
     return np.clip(audio, -1.0, 1.0, out=audio)
+
+
+def _start_time(container) -> float:
+    # Times are seconds from the start of the file, whatever the container's own clock says.
+    return container.start_time / 1_000_000 if container.start_time else 0.0
 
 
 def _scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -195,13 +200,15 @@ def iter_frames(path: str | Path, fps: float, max_side: int = 0) -> Iterator[tup
         stream = videos[0]
         stream.thread_type = "AUTO"
         size = _scaled_size(stream.codec_context.width, stream.codec_context.height, max_side)
-        next_time, count = -math.inf, 0
+        next_time, count, base = -math.inf, 0, _start_time(c)
         try:
             for frame in c.decode(stream):
-                t = frame.time
-                if t is None or t + 1e-6 < next_time:
+                if frame.time is None:
                     continue
-                yield float(t), frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+                t = max(0.0, frame.time - base)
+                if t + 1e-6 < next_time:
+                    continue
+                yield t, frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
                 count += 1
                 # Stay on the fps grid even when the video's own frame rate is irregular.
                 next_time = (math.floor(t / step + 1e-6) + 1) * step
