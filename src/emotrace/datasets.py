@@ -63,3 +63,78 @@ def read_meld_csv(path: str | Path) -> list[list[LabelledUtterance]]:
     if not dialogues:
         raise DataError(f"{path}: no rows")
     return [sorted(d, key=lambda u: u.utterance_id) for d in dialogues.values()]
+
+
+RAVDESS_EMOTIONS = {"01": "neutral", "02": "neutral", "03": "joy", "04": "sadness", "05": "anger",
+                    "06": "fear", "07": "disgust", "08": "surprise"}
+"""RAVDESS emotion codes → emotrace's names (calm has no counterpart and counts as neutral)."""
+
+RAVDESS_STATEMENTS = {"01": "Kids are talking by the door.", "02": "Dogs are sitting by the door."}
+"""The two sentences every RAVDESS actor reads (field ``SS`` of the file name)."""
+
+
+@dataclass(frozen=True)
+class RavdessClip:
+    """One RAVDESS speech file: ``03-01-EE-II-SS-RR-AA`` (emotion, intensity, statement, repetition, actor)."""
+
+    path: Path
+    actor: int
+    emotion: str
+    statement: str
+
+
+def read_ravdess_dir(path: str | Path, actors: set[int] | None = None) -> list[RavdessClip]:
+    """Find RAVDESS speech files (any audio extension) under ``path``, sorted by name.
+
+    Args:
+        path: a folder holding ``Actor_NN`` folders, one such folder, or the files themselves.
+        actors: keep only these actors (None: all).
+
+    Raises:
+        DataError: the folder is missing or holds no file named in RAVDESS's scheme.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise DataError(f"RAVDESS folder not found: {root}")
+    clips = []
+    for f in sorted(root.rglob("*")):
+        parts = f.stem.split("-")
+        if not f.is_file() or len(parts) != 7 or not all(p.isdigit() for p in parts):
+            continue
+        if parts[2] not in RAVDESS_EMOTIONS or parts[4] not in RAVDESS_STATEMENTS:
+            raise DataError(f"{f}: emotion code {parts[2]} or statement code {parts[4]} is not RAVDESS's")
+        actor = int(parts[6])
+        if actors is None or actor in actors:
+            clips.append(RavdessClip(f, actor, RAVDESS_EMOTIONS[parts[2]], RAVDESS_STATEMENTS[parts[4]]))
+    if not clips:
+        raise DataError(f"{root}: no RAVDESS files (named like 03-01-05-01-02-01-12.flac)")
+    return clips
+
+
+def read_fer_npz(path: str | Path):
+    """Read a FER2013-style ``.npz``: ``images`` (N, 48, 48) uint8 and ``labels`` indexing ``label_names``.
+
+    Returns:
+        ``(images, labels)`` with labels re-indexed into :data:`~emotrace.labels.EMOTIONS`.
+
+    Raises:
+        DataError: the file is missing, lacks an array, or names an unknown emotion.
+    """
+    import numpy as np
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            images, labels, names = d["images"], d["labels"], [str(n) for n in d["label_names"]]
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read {path} as a FER2013-style .npz: {e}") from e
+    except KeyError as e:
+        raise DataError(f"{path}: missing array {e}; expected images, labels, label_names") from e
+    unknown = [n for n in names if n not in EMOTIONS]
+    if unknown:
+        raise DataError(f"{path}: unknown label name(s) {unknown}; expected {', '.join(EMOTIONS)}")
+    if images.ndim != 3 or len(images) != len(labels):
+        raise DataError(f"{path}: images must be (N, H, W) with one label each, got {images.shape} "
+                        f"and {labels.shape}")
+    remap = np.array([EMOTIONS.index(n) for n in names], dtype=np.int64)
+    return images, remap[labels.astype(np.int64)]
