@@ -231,3 +231,17 @@ def test_real_talking_heads(real):
         assert result.utterances, f"{mp4.name}: no utterance"
         words = " ".join(r.utterance.text for r in result.utterances).split()
         assert len(words) >= 3 and sum(w.strip(".,!?'\"").isalpha() for w in words) >= 0.8 * len(words), words
+
+
+AUDIO_MODEL = FIXTURES.parents[1] / "src" / "emotrace" / "models" / "audio" / "model.onnx"
+
+
+@pytest.mark.skipif(not AUDIO_MODEL.is_file(),
+                    reason="src/emotrace/models/audio/model.onnx is absent (no shipped voice model here)")
+def test_voice_modality_plugs_in():
+    p = Pipeline(PipelineConfig(modalities=("text", "audio")), scorers={"text": HashTextScorer()})
+    result = p.analyze(FIXTURES / "dialogue.mp4")
+    check_invariants(result)
+    assert len(result.utterances) == len(SENTENCES)
+    assert all(set(r.modalities) == {"text", "audio"} for r in result.utterances)
+    assert "audio" in result.metadata["timings"] and "audio" in result.metadata["models"]

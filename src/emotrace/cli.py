@@ -65,6 +65,7 @@ def _pipeline_config(args: argparse.Namespace):
     from .config import AsrOptions, PipelineConfig, SegmentationOptions
 
     return PipelineConfig(
+        modalities=tuple(m.strip() for m in args.modalities.split(",") if m.strip()),
         asr=AsrOptions(model=args.asr_model, download=args.download_model, device=args.device,
                        language=args.language),
         segmentation=SegmentationOptions(pause=args.pause, max_duration=args.max_utterance),
@@ -222,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="allow downloading the --asr-model if it is not cached (off: never uses the network)")
     an.add_argument("--device", default="auto", choices=ASR_DEVICES, help="where speech recognition runs")
     an.add_argument("--language", default=None, help="spoken language code (default: the model's / detected)")
+    an.add_argument("--modalities", default="text",
+                    help="comma-separated modalities to score and fuse: text, audio, face (default: %(default)s)")
     an.add_argument("--text-model", default="default", help="'default' or a text model directory")
     an.add_argument("--pause", type=float, default=SegmentationOptions.pause,
                     help="seconds of silence that end an utterance (default: %(default)s)")

@@ -172,7 +172,8 @@ class PipelineConfig:
     Attributes:
         modalities: the modalities scored and fused, by name (``"text"`` …); the pipeline
             checks the names against the scorers it knows.
-        media, asr, segmentation, text: the options of each stage.
+        media, asr, segmentation, text, audio, face: the options of each stage (those of a
+            modality not in ``modalities`` are unused).
         fusion: a :class:`~emotrace.fusion.FusionOptions` (modality weights).
     """
 
@@ -181,6 +182,9 @@ class PipelineConfig:
     asr: AsrOptions = field(default_factory=AsrOptions)
     segmentation: SegmentationOptions = field(default_factory=SegmentationOptions)
     text: TextOptions = field(default_factory=TextOptions)
+    # Declared below this class; the lambdas look them up when a config is built.
+    audio: AudioOptions = field(default_factory=lambda: AudioOptions())
+    face: FaceOptions = field(default_factory=lambda: FaceOptions())
     fusion: FusionOptions = field(default_factory=_default_fusion)
 
     def __post_init__(self) -> None:
@@ -190,8 +194,8 @@ class PipelineConfig:
         if len(set(self.modalities)) != len(self.modalities):
             raise ConfigError(f"modalities has duplicates: {self.modalities!r}")
         object.__setattr__(self, "modalities", tuple(self.modalities))
-        for name, cls in (("media", MediaOptions), ("asr", AsrOptions),
-                          ("segmentation", SegmentationOptions), ("text", TextOptions)):
+        for name, cls in (("media", MediaOptions), ("asr", AsrOptions), ("segmentation", SegmentationOptions),
+                          ("text", TextOptions), ("audio", AudioOptions), ("face", FaceOptions)):
             if not isinstance(getattr(self, name), cls):
                 raise ConfigError(f"PipelineConfig.{name} must be a {cls.__name__}, "
                                   f"got {type(getattr(self, name)).__name__}")

@@ -37,14 +37,34 @@ def _text_scorer(config: PipelineConfig) -> ModalityScorer:
     return TextScorer(config.text)
 
 
+def _audio_scorer(config: PipelineConfig) -> ModalityScorer:
+    from .modalities.audio import AudioScorer
+
+    return AudioScorer(config.audio)
+
+
+def _face_scorer(config: PipelineConfig) -> ModalityScorer:
+    from .modalities.face import FaceScorer
+
+    return FaceScorer(config.face)
+
+
 SCORER_FACTORIES: dict[str, Callable[[PipelineConfig], ModalityScorer]] = {
     "text": _text_scorer,
+    "audio": _audio_scorer,
+    "face": _face_scorer,
 }
 """Modality name → function building its loaded scorer from the configuration."""
 
 
 def _needs_frames(scorer: ModalityScorer) -> bool:
     return bool(getattr(scorer, "needs_frames", scorer.name == "face"))
+
+
+def _frame_fps(scorers: Mapping[str, ModalityScorer], default: float) -> float:
+    """The sampling rate that serves every frame-hungry scorer (its ``options.fps`` if it has one)."""
+    rates = [getattr(getattr(s, "options", None), "fps", default) for s in scorers.values() if _needs_frames(s)]
+    return max(rates, default=default)
 
 
 def _frame_loader(path: PathLike, fps: float, max_side: int) -> Callable[[], Any]:
@@ -167,7 +187,8 @@ class Pipeline:
         has_video = bool(info and info.has_video)
         frames = None
         if has_video and any(_needs_frames(s) for s in self.scorers.values()):
-            frames = _frame_loader(path, self.config.media.frame_fps, self.config.media.frame_max_side)
+            fps = _frame_fps(self.scorers, self.config.media.frame_fps)
+            frames = _frame_loader(path, fps, self.config.media.frame_max_side)
         media = MediaContext(path=str(path if path is not None else audio_path), duration=duration,
                              audio=audio, has_video=has_video, frames=frames)
 
