@@ -132,3 +132,19 @@ def test_sentiment_follows_emotion_as_in_meld():
     surprise = one_hot_ish("surprise", 1.0)
     assert surprise.sentiment("neutral") == 0.0
     assert 0.45 < surprise.sentiment("negative") < 0.55
+
+
+def test_gated_lets_an_emotional_voice_speak_over_neutral_words():
+    words = one_hot_ish("neutral", 0.8)
+    voice = Scores.from_arrays([0.7, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05], [0.8, 0.1, 0.1])
+    even = {"text": 1.0, "audio": 1.0}
+    assert fuse({"text": words, "audio": voice}, FusionOptions(weights=even, method="mean"))[0].top_emotion == "neutral"
+    gated, _ = fuse({"text": words, "audio": voice}, FusionOptions(weights=even, sentiment_weights=even, method="gated"))
+    assert gated.top_emotion == "anger" and gated.top_sentiment == "negative"
+    # ... while a neutral face has no say in *which* emotion emotional words show.
+    joyful_words, neutral_face = one_hot_ish("joy", 0.9), one_hot_ish("neutral", 0.9)
+    fused, _ = fuse({"text": joyful_words, "face": neutral_face},
+                    FusionOptions(weights={"text": 1.0, "face": 1.0}, method="gated"))
+    non_neutral = [e for e in EMOTIONS if e != "neutral"]
+    assert max(non_neutral, key=fused.emotion) == "joy"
+    assert fused.emotion("joy") / sum(fused.emotion(e) for e in non_neutral) > 0.8  # face adds only its 0.1

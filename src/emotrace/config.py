@@ -244,8 +244,8 @@ class FaceOptions:
 
     model: str = "default"
     fps: float = 2.0
-    min_face: float = 0.08
-    max_frames_per_utterance: int = 8
+    min_face: float = 0.1
+    max_frames_per_utterance: int = 4
     threads: int = 0
 
     def __post_init__(self) -> None:

@@ -1,15 +1,20 @@
 """Fusion: combine the modalities present for an utterance into one emotion/sentiment result.
 
-Late fusion of probability distributions, one weight per modality and task, by either
+Late fusion of probability distributions, one weight per modality and task, by one of
 
 * ``"mean"`` — the weighted arithmetic mean (linear opinion pool): robust, a confident modality
   cannot veto the others; or
 * ``"product"`` — the weighted geometric mean, renormalised (log-linear pool): a class that
-  any present modality finds unlikely stays unlikely (each modality can veto).
+  any present modality finds unlikely stays unlikely (each modality can veto); or
+* ``"gated"`` — two questions answered apart. *Is it neutral?* by the weighted mean of the
+  modalities' log-odds of neutral; *which emotion, if not?* by the weighted mean of their
+  non-neutral probabilities. Words that carry no emotion ("Kids are talking by the door") then
+  do not drown an angry voice, and a neutral face has no say in which emotion an emotional
+  sentence shows. Sentiments are fused the same way around their neutral class.
 
 An absent modality (``None``: no face in view, no audio track) is skipped and the remaining
 weights are renormalised, never zero-filled, so a text-only utterance keeps exactly the text
-model's distribution under either method. The weights are relative: only their ratios matter.
+model's distribution under every method. The weights are relative: only their ratios matter.
 
 The defaults were chosen on what can be measured here (``training/fusion/README.md``): RAVDESS
 held-out actors (neutral words, acted voice) and FER2013 validation faces. Users who own MELD's
@@ -28,9 +33,10 @@ import numpy as np
 
 from .config import check_choice, check_range
 from .errors import ConfigError
+from .labels import EMOTIONS, SENTIMENTS
 from .types import ModalityScores, Scores
 
-METHODS = ("mean", "product")
+METHODS = ("mean", "product", "gated")
 
 DEFAULT_WEIGHTS: Mapping[str, float] = {"text": 1.0, "audio": 0.5, "face": 0.5}
 DEFAULT_SENTIMENT_WEIGHTS: Mapping[str, float] = {"text": 1.0, "audio": 0.5, "face": 0.5}
@@ -46,7 +52,7 @@ class FusionOptions:
         weights: relative weight of each modality for the emotions (non-negative).
         sentiment_weights: the same for the sentiments (voice and face derive sentiment from
             their emotions, so they may deserve less weight there).
-        method: ``"mean"`` or ``"product"`` (see the module's docstring).
+        method: one of :data:`METHODS` (see the module's docstring).
     """
 
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
@@ -84,14 +90,43 @@ class FusionOptions:
         return cls(**data)
 
 
+def _pool(p: np.ndarray, w: np.ndarray, method: str, neutral: int) -> np.ndarray:
+    """Fuse ``p`` ``(n, m, c)`` with weights ``w`` ``(n, m)`` (rows summing to 1) → ``(n, c)``."""
+    if method == "mean":
+        out = np.einsum("nm,nmc->nc", w, p)
+    elif method == "product":
+        log = np.einsum("nm,nmc->nc", w, np.log(p + _EPS))
+        out = np.exp(log - log.max(axis=1, keepdims=True))
+    else:  # "gated"
+        # Neutral or not: weighted mean of each modality's log-odds of neutral.
+        n = np.clip(p[:, :, neutral], _EPS, 1 - _EPS)
+        neutral_p = 1 / (1 + np.exp(-np.einsum("nm,nm->n", w, np.log(n / (1 - n)))))
+        # Which non-neutral class: the linear pool of the non-neutral mass, so a modality that
+        # hears or sees no emotion has no say in which emotion it is.
+        rest = np.einsum("nm,nmc->nc", w, p)
+        rest[:, neutral] = 0.0
+        total = rest.sum(axis=1, keepdims=True)
+        rest = np.where(total > 0, rest / np.where(total > 0, total, 1.0), 0.0)
+        out = rest * (1 - neutral_p)[:, None]
+        out[:, neutral] = neutral_p
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def neutral_index(n_classes: int) -> int:
+    """Index of the neutral class among the emotions (7) or the sentiments (3)."""
+    if n_classes == len(EMOTIONS):
+        return EMOTIONS.index("neutral")
+    if n_classes == len(SENTIMENTS):
+        return SENTIMENTS.index("neutral")
+    raise ValueError(f"expected {len(EMOTIONS)} emotions or {len(SENTIMENTS)} sentiments, got {n_classes} classes")
+
+
 def pool(dists: Mapping[str, np.ndarray], weights: Mapping[str, float], method: str) -> np.ndarray:
     """Fuse distributions (each summing to 1) with already normalised weights."""
-    if method == "mean":
-        out = sum(w * np.asarray(dists[k], dtype=np.float64) for k, w in weights.items())
-    else:
-        log = sum(w * np.log(np.asarray(dists[k], dtype=np.float64) + _EPS) for k, w in weights.items())
-        out = np.exp(log - np.max(log))
-    return out / out.sum()
+    names = list(weights)
+    p = np.stack([np.asarray(dists[k], dtype=np.float64) for k in names])[None]
+    w = np.array([[weights[k] for k in names]], dtype=np.float64)
+    return _pool(p, w, method, neutral_index(p.shape[-1]))[0]
 
 
 def fuse_arrays(probs: Mapping[str, np.ndarray], present: Mapping[str, np.ndarray],
@@ -102,7 +137,7 @@ def fuse_arrays(probs: Mapping[str, np.ndarray], present: Mapping[str, np.ndarra
         probs: modality → ``(n, classes)`` distributions (rows of absent modalities are ignored).
         present: modality → ``(n,)`` booleans, whether that modality judged the utterance.
         weights: relative weights (renormalised per row over the present modalities).
-        method: ``"mean"`` or ``"product"``.
+        method: one of :data:`METHODS`.
 
     Returns:
         ``(n, classes)`` fused distributions; rows where no weighted modality is present are NaN.
@@ -113,12 +148,8 @@ def fuse_arrays(probs: Mapping[str, np.ndarray], present: Mapping[str, np.ndarra
     with np.errstate(invalid="ignore", divide="ignore"):
         w = w / total
     p = np.stack([np.asarray(probs[k], dtype=np.float64) for k in names], axis=1)  # (n, m, c)
-    if method == "mean":
-        out = np.einsum("nm,nmc->nc", w, p)
-    else:
-        log = np.einsum("nm,nmc->nc", w, np.log(p + _EPS))
-        out = np.exp(log - log.max(axis=1, keepdims=True))
-    return out / out.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        return _pool(p, w, method, neutral_index(p.shape[-1]))
 
 
 def _normalised(present: Mapping[str, Scores], table: Mapping[str, float], what: str) -> dict[str, float]:

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
 
     x_tr, y_tr = select(views, labels, actors, INNER_TRAIN)
     x_va, y_va = select(views, labels, actors, INNER_VAL, use_views=[0])
-    grid = list(itertools.product([128, 512], [0.3, 0.5], [0.0, 0.2], [1e-2, 1e-1], [30, 60]))
+    grid = list(itertools.product([256], [0.3, 0.5], [0.0, 0.2], [1e-2], [20, 40]))
     results = []
     for hidden, dropout, in_dropout, wd, epochs in grid:
         accs = [classification_report(y_va, predict(fit(x_tr, y_tr, hidden, dropout, in_dropout, wd, epochs, s),

@@ -29,13 +29,19 @@ from emotrace.modalities.sentiment import SENTIMENT_GIVEN_EMOTION, scores_from_e
 log = logging.getLogger("train.fusion.measure")
 
 
-def ravdess(data_dir: Path, options: FusionOptions) -> dict:
-    """Text + voice on held-out actors 17-20."""
+def ravdess(data_dir: Path, options: FusionOptions, cache: Path | None = None) -> dict:
+    """Text + voice on held-out actors 17-20 (voice scores kept in ``cache`` when given)."""
     from emotrace.modalities.audio import AudioScorer
     from emotrace.modalities.text import TextScorer
 
     clips = read_ravdess_dir(data_dir / "ravdess", set(range(17, 21)))
-    audio = score_ravdess(clips, AudioScorer())
+    if cache is not None and cache.is_file():
+        audio = np.load(cache)
+    else:
+        audio = score_ravdess(clips, AudioScorer())
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.save(cache, audio)
     text_scores = TextScorer().score([c.statement for c in clips])
     text = np.array([s.emotions for s in text_scores])
     truth = np.array([EMOTIONS.index(c.emotion) for c in clips])
@@ -106,11 +112,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     ap.add_argument("--fusion", type=Path, default=None, help="fusion options JSON (default: the built-in ones)")
     ap.add_argument("--parts", default="ravdess,fer,meld")
+    ap.add_argument("--voice-cache", type=Path, default=None,
+                    help=".npy keeping the voice scores of RAVDESS actors 17-20 between runs")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     options = FusionOptions.from_json(args.fusion) if args.fusion else FusionOptions()
-    parts = {"ravdess": ravdess, "fer": fer, "meld": meld_text}
+    parts = {"ravdess": lambda d, o: ravdess(d, o, args.voice_cache), "fer": fer, "meld": meld_text}
     result = {}
     for name in args.parts.split(","):
         result[name] = parts[name](args.data_dir, options)

@@ -2,12 +2,15 @@
 
 Frames sampled through the file (a few per second, decoded once by the pipeline) are searched
 for frontal faces with OpenCV's bundled Haar cascade (its model ships inside
-``opencv-python-headless``, nothing is downloaded). The *main* face of each frame is the one
-that is both large and present in many frames, so a passer-by or a poster does not take over.
-Its grey 48x48 crop is scored by a small CNN trained on FER2013 (ONNX, see
-``models/face/MODEL_CARD.md``) and an utterance's distribution is the mean over the frames inside
-it. Sentiment is derived from the emotions (:mod:`.sentiment`). No face in an utterance's frames,
-or no video at all, gives None: the modality is then absent for that utterance.
+``opencv-python-headless``, nothing is downloaded). The *main* face is followed from frame to
+frame: once found, the next frame is searched only around it and at about its size (a few
+milliseconds instead of tens for a whole-frame search), so the speaker who is there throughout
+keeps the role and a passer-by does not take it over; a whole-frame search (picking the largest
+face) runs only when the face is lost. Its grey 48x48 crop is scored by a small CNN trained on
+FER2013 (ONNX, see ``models/face/MODEL_CARD.md``) and an utterance's distribution is the mean
+over the frames inside it. Sentiment is derived from the emotions (:mod:`.sentiment`). No face
+in an utterance's frames, or no video at all, gives None: the modality is then absent for that
+utterance.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ log = logging.getLogger(__name__)
 CASCADE = "haarcascade_frontalface_alt2.xml"
 """The OpenCV cascade used (fewer false positives than ``..._default`` at a similar recall)."""
 
-DETECT_SIDE = 360
+DETECT_SIDE = 240
 """Frames are shrunk so their shorter side is at most this many pixels before detection."""
+
+TRACK_GAP = 2.0
+"""A face seen at most this many seconds earlier is looked for around where it was."""
 
 CROP_MARGIN = 0.08
 """Each side of the detected box grows by this fraction of its size (FER2013 crops show the whole face)."""
@@ -86,24 +92,24 @@ def crop_face(grey: np.ndarray, face: Face, size: int = 48) -> np.ndarray:
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
 
 
-def main_faces(detections: list[list[Face]]) -> list[Face | None]:
-    """Per frame, the face that is largest *and* most present across frames (or None).
+def overlap(a: Face, b: Face) -> float:
+    """Intersection over union of two boxes."""
+    w = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    h = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    inter = w * h
+    return inter / float(a.w * a.h + b.w * b.h - inter) if inter else 0.0
 
-    A box's presence is the number of frames with a detection whose centre falls inside it;
-    the score is area times presence, so a large face seen once loses to the speaker who is
-    there throughout.
-    """
-    centres = [[f.centre for f in faces] for faces in detections]
-    out: list[Face | None] = []
-    for faces in detections:
-        best, best_score = None, -1.0
-        for f in faces:
-            presence = sum(any(f.contains(c) for c in cs) for cs in centres)
-            score = f.w * f.h * presence
-            if score > best_score:
-                best, best_score = f, score
-        out.append(best)
-    return out
+
+def choose_main(faces: Sequence[Face], previous: Face | None) -> Face | None:
+    """The main face among a frame's detections: the one overlapping the previous main face
+    most (the same person, still there), else the largest."""
+    if not faces:
+        return None
+    if previous is not None:
+        best = max(faces, key=lambda f: overlap(f, previous))
+        if overlap(best, previous) > 0.3:
+            return best
+    return max(faces, key=lambda f: f.w * f.h)
 
 
 class FaceScorer:
@@ -152,17 +158,56 @@ class FaceScorer:
                for i in range(0, len(x), batch)]
         return np.concatenate(out) if out else np.zeros((0, len(EMOTIONS)), np.float32)
 
-    def detect(self, grey: np.ndarray, detector=None) -> list[Face]:
-        """Frontal faces in a grey frame, in that frame's pixels."""
+    def detect(self, grey: np.ndarray, detector=None, near: Face | None = None) -> list[Face]:
+        """Frontal faces in a grey frame, in that frame's pixels.
+
+        Args:
+            grey: the frame.
+            detector: a loaded cascade (one is loaded when None).
+            near: search only around this box, for faces of 0.7-1.4 times its size (tracking).
+        """
         import cv2
 
         detector = detector or self._detector()
         scale = min(1.0, DETECT_SIDE / min(grey.shape[:2]))
         small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
-        min_side = max(20, int(self.options.min_face * min(small.shape[:2])))
-        boxes = detector.detectMultiScale(cv2.equalizeHist(small), scaleFactor=1.1, minNeighbors=5,
-                                          minSize=(min_side, min_side))
-        return [Face(*(int(round(v / scale)) for v in b)) for b in boxes]
+        small = cv2.equalizeHist(small)
+        x0 = y0 = 0
+        if near is None:
+            side = max(20, int(self.options.min_face * min(small.shape[:2])))
+            boxes = detector.detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(side, side))
+        else:
+            size = max(near.w, near.h) * scale
+            cx, cy = (v * scale for v in near.centre)
+            x0, y0 = max(0, int(cx - size)), max(0, int(cy - size))
+            roi = small[y0:int(cy + size) + 1, x0:int(cx + size) + 1]
+            lo, hi = max(20, int(0.7 * size)), int(1.4 * size) + 1
+            if min(roi.shape[:2]) < lo:
+                return []
+            boxes = detector.detectMultiScale(roi, scaleFactor=1.1, minNeighbors=4, minSize=(lo, lo),
+                                              maxSize=(hi, hi))
+        return [Face(int(round((x + x0) / scale)), int(round((y + y0) / scale)), int(round(w / scale)),
+                     int(round(h / scale))) for x, y, w, h in boxes]
+
+    def track(self, times: np.ndarray, frames: Sequence[np.ndarray], indices: Sequence[int],
+              hook=None) -> dict[int, tuple[np.ndarray, Face | None]]:
+        """Grey frame and main face (or None) of each frame in ``indices`` (increasing)."""
+        detector = self._detector()
+        out: dict[int, tuple[np.ndarray, Face | None]] = {}
+        last, last_t = None, -np.inf
+        for n, i in enumerate(indices):
+            grey = to_grey(frames[i])
+            face = None
+            if last is not None and times[i] - last_t <= TRACK_GAP:
+                face = choose_main(self.detect(grey, detector, near=last), last)
+            if face is None:
+                face = choose_main(self.detect(grey, detector), last)
+            if face is not None:
+                last, last_t = face, times[i]
+            out[i] = (grey, face)
+            if hook:
+                hook("face", n + 1, len(indices))
+        return out
 
     def _frames(self, media: MediaContext):
         if media.frames is not None:
@@ -188,18 +233,11 @@ class FaceScorer:
                 idx = idx[np.linspace(0, len(idx) - 1, k).round().astype(int)]
             per_utt.append(idx)
         needed = sorted(set(np.concatenate(per_utt).tolist())) if per_utt else []
-        detector = self._detector()
-        greys, detections = {}, []
-        for n, i in enumerate(needed):
-            greys[i] = to_grey(frames[i])
-            detections.append(self.detect(greys[i], detector))
-            if hook:
-                hook("face", n + 1, len(needed))
-        chosen = dict(zip(needed, main_faces(detections)))
-        with_face = [i for i in needed if chosen[i] is not None]
-        probs = dict(zip(with_face, self.predict_crops(
-            np.stack([crop_face(greys[i], chosen[i], self.size) for i in with_face])
-            if with_face else np.zeros((0, self.size, self.size), np.float32))))
+        found = self.track(times, frames, needed, hook)
+        with_face = [i for i in needed if found[i][1] is not None]
+        crops = (np.stack([crop_face(found[i][0], found[i][1], self.size) for i in with_face])
+                 if with_face else np.zeros((0, self.size, self.size), np.float32))
+        probs = dict(zip(with_face, self.predict_crops(crops)))
         out: list[Scores | None] = []
         for idx in per_utt:
             rows = [probs[i] for i in idx.tolist() if i in probs]
