@@ -172,21 +172,40 @@ class VoiceFeatures:
             return np.zeros((0, self.dim), np.float32)
         starts = plan_windows(spans, self.window, self.margin)
         n = int(self.window * SAMPLE_RATE)
-        states = []
+        span_arr = np.asarray(spans, dtype=np.float64)
+        mids = span_arr.mean(axis=1)
+        # Running sums per span, so encoder states are dropped window by window (bounded
+        # memory on long files); a frame counts for a span if its centre is inside it.
+        sums = np.zeros((len(spans), self._width))
+        squares = np.zeros_like(sums)
+        counts = np.zeros(len(spans))
+        nearest = np.zeros_like(sums)  # for spans shorter than a frame: the frame at their middle
+        nearest_gap = np.full(len(spans), np.inf)
         for i in range(0, len(starts), batch):
-            chunks = [audio[int(s * SAMPLE_RATE):int(s * SAMPLE_RATE) + n] for s in starts[i:i + batch]]
-            states += self._encode(chunks)
+            chunk_starts = starts[i:i + batch]
+            chunks = [audio[int(s * SAMPLE_RATE):int(s * SAMPLE_RATE) + n] for s in chunk_starts]
+            for start, states in zip(chunk_starts, self._encode(chunks)):
+                states = states.astype(np.float64)
+                times = start + (np.arange(len(states)) + 0.5) * FRAME_SECONDS
+                for j in np.flatnonzero((span_arr[:, 1] > start) & (span_arr[:, 0] < start + self.window)):
+                    inside = (times >= span_arr[j, 0]) & (times < span_arr[j, 1])
+                    sums[j] += states[inside].sum(axis=0)
+                    squares[j] += (states[inside] ** 2).sum(axis=0)
+                    counts[j] += inside.sum()
+                    k = int(np.argmin(np.abs(times - mids[j])))
+                    if abs(times[k] - mids[j]) < nearest_gap[j]:
+                        nearest_gap[j], nearest[j] = abs(times[k] - mids[j]), states[k]
             if hook:
                 hook("audio", min(i + batch, len(starts)), len(starts))
-        # Frame times of all windows, end to end; a frame counts for a span if its centre is inside.
-        times = np.concatenate([s + (np.arange(self.n_frames) + 0.5) * FRAME_SECONDS for s in starts])
-        frames = np.concatenate(states)
         rows = []
-        for s, e in spans:
-            inside = (times >= s) & (times < e)
-            sel = frames[inside] if inside.any() else frames[[int(np.argmin(np.abs(times - (s + e) / 2)))]]
+        for j, (s, e) in enumerate(spans):
+            if counts[j]:
+                mean = sums[j] / counts[j]
+                std = np.sqrt(np.maximum(squares[j] / counts[j] - mean ** 2, 0.0))
+            else:
+                mean, std = nearest[j], np.zeros(self._width)
             clip = audio[int(s * SAMPLE_RATE):max(int(e * SAMPLE_RATE), int(s * SAMPLE_RATE) + 1)]
-            rows.append(np.concatenate([sel.mean(0), sel.std(0), prosody(clip)]))
+            rows.append(np.concatenate([mean, std, prosody(clip)]))
         return np.stack(rows).astype(np.float32)
 
 
