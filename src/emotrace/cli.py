@@ -106,7 +106,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     cache = None if args.no_cache else ResultCache(args.cache_dir)
     results, status = [], 0
     for f, target in zip(args.files, targets):
-        progress = TqdmProgress(prefix=f"{Path(f).name}: ", enabled=not args.quiet)
+        # Bars only on a terminal: redirected stderr (logs, CI) stays readable.
+        progress = TqdmProgress(prefix=f"{Path(f).name}: ", enabled=not args.quiet and sys.stderr.isatty())
         kwargs = dict(audio_path=args.audio, transcript=args.transcript, hook=progress)
         try:
             result = (cache.analyze(pipeline, f, **kwargs) if cache is not None
