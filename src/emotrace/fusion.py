@@ -16,8 +16,9 @@ An absent modality (``None``: no face in view, no audio track) is skipped and th
 weights are renormalised, never zero-filled, so a text-only utterance keeps exactly the text
 model's distribution under every method. The weights are relative: only their ratios matter.
 
-The defaults were chosen on what can be measured here (``training/fusion/README.md``): RAVDESS
-held-out actors (neutral words, acted voice) and FER2013 validation faces. Users who own MELD's
+The defaults (``gated``, equal weights) were chosen on what can be measured here
+(``training/fusion/README.md``): RAVDESS held-out actors (neutral words, acted voice), FER2013
+validation faces and MELD dev text. Users who own MELD's
 raw clips can learn the weights from them with ``training/fusion``, which writes a JSON file
 that :meth:`FusionOptions.from_json` reads.
 """
@@ -38,8 +39,12 @@ from .types import ModalityScores, Scores
 
 METHODS = ("mean", "product", "gated")
 
-DEFAULT_WEIGHTS: Mapping[str, float] = {"text": 1.0, "audio": 0.5, "face": 0.5}
-DEFAULT_SENTIMENT_WEIGHTS: Mapping[str, float] = {"text": 1.0, "audio": 0.5, "face": 0.5}
+DEFAULT_WEIGHTS: Mapping[str, float] = {"text": 1.0, "audio": 1.0, "face": 1.0}
+DEFAULT_SENTIMENT_WEIGHTS: Mapping[str, float] = {"text": 1.0, "audio": 1.0, "face": 1.0}
+DEFAULT_METHOD = "gated"
+"""Chosen on RAVDESS held-out actors (``training/fusion/README.md``): with neutral words and an
+acted voice, ``gated`` at equal weights keeps the voice's accuracy (0.671 fused vs 0.667 alone)
+where ``mean`` at the same weights falls to 0.558, and it leaves text-only utterances unchanged."""
 
 _EPS = 1e-6
 
@@ -57,7 +62,7 @@ class FusionOptions:
 
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     sentiment_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SENTIMENT_WEIGHTS))
-    method: str = "mean"
+    method: str = DEFAULT_METHOD
 
     def __post_init__(self) -> None:
         check_choice("fusion method", self.method, METHODS)

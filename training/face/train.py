@@ -120,8 +120,15 @@ def export_onnx(model: ExpressionNet, path: Path) -> None:
 
 
 def set_threads(args: argparse.Namespace) -> None:
-    """Use ``--threads`` until the ``--more-threads-after`` UTC time, then ``--more-threads``."""
+    """Use ``--threads`` until the ``--more-threads-after`` UTC time, then ``--more-threads``.
+
+    ``--threads 0`` decides each epoch from the load: 2 threads when the other processes leave
+    a core idle, else 1 (two threads on a busy machine wait on each other and run slower).
+    """
     n = args.threads
+    if n == 0:
+        import os
+        n = 2 if os.getloadavg()[0] - torch.get_num_threads() < 0.7 else 1
     if args.more_threads_after:
         h, m = (int(v) for v in args.more_threads_after.split(":"))
         now = dt.datetime.now(dt.timezone.utc)
@@ -146,6 +153,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--more-threads-after", default="", help="UTC HH:MM after which to use --more-threads")
     ap.add_argument("--more-threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="train on the first N images only (smoke test)")
+    ap.add_argument("--init", type=Path, default=None, help="start from these weights (a best.pt)")
+    ap.add_argument("--warmup", type=float, default=0.15, help="share of the steps spent raising the LR")
+    ap.add_argument("--stop-after", type=int, default=0,
+                    help="stop after this many epochs (the LR schedule still spans --epochs)")
+    ap.add_argument("--export-only", action="store_true", help="export <out>/best.pt and measure it, no training")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -158,11 +170,16 @@ def main(argv: list[str] | None = None) -> None:
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
         x_val, y_val = x_val[:args.limit], y_val[:args.limit]
     model = ExpressionNet().to(memory_format=torch.channels_last)
+    if args.export_only:
+        model.load_state_dict(torch.load(args.out / "best.pt"))
+        return finish(model, x_val, y_val, args)
+    if args.init:
+        model.load_state_dict(torch.load(args.init))
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
                           weight_decay=args.weight_decay)
     steps_per_epoch = math.ceil(len(x_train) / args.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs,
-                                                steps_per_epoch=steps_per_epoch, pct_start=0.15)
+                                                steps_per_epoch=steps_per_epoch, pct_start=args.warmup)
     best, history = -1.0, []
     for epoch in range(1, args.epochs + 1):
         set_threads(args)
@@ -177,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         probs = predict(model, x_val)
         report = classification_report(y_val.numpy(), probs.argmax(1), EMOTIONS)
         history.append({"epoch": epoch, "train_loss": total / len(x_train), "val_accuracy": report["accuracy"],
@@ -188,6 +205,8 @@ def main(argv: list[str] | None = None) -> None:
             best = report["accuracy"]
             torch.save(model.state_dict(), args.out / "best.pt")
         (args.out / "history.json").write_text(json.dumps(history, indent=1))
+        if args.stop_after and epoch >= args.stop_after:
+            break
 
     model.load_state_dict(torch.load(args.out / "best.pt"))
     finish(model, x_val, y_val, args)
