@@ -92,6 +92,12 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024 if platform.system() == "Darwin" else 1024)
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its threads so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def asr_variants(audio_path: Path) -> None:
     from emotrace.asr import Transcriber, word_error_rate
     from emotrace.config import AsrOptions
@@ -131,10 +137,10 @@ def main() -> None:
         if args.keep and video.exists():
             from emotrace.media import probe
 
-            duration = probe(video).duration
+            duration, origin = probe(video).duration, f"reused from {folder}"
         else:
             video, duration = make_dialogue(folder, args.minutes)
-        made = time.perf_counter() - start
+            origin = f"made in {time.perf_counter() - start:.0f} s"
 
         from emotrace import Pipeline
 
@@ -142,14 +148,17 @@ def main() -> None:
         pipeline = Pipeline()
         load = time.perf_counter() - start
         rss_loaded = peak_rss_mb()
+        load_before = os.getloadavg()[0]
+        cpu_before = cpu_seconds()
         result = pipeline.analyze(video)
+        cpu = cpu_seconds() - cpu_before
         timings = result.metadata["timings"]
         total = timings["total"]
 
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible; "
               f"asr on {result.metadata['asr_device']}")
         print(f"media: {duration:.1f} s ({duration / 60:.1f} min) spoken dialogue video, 640x360 25 fps "
-              f"(made in {made:.0f} s); {len(result.utterances)} utterances")
+              f"({origin}); {len(result.utterances)} utterances")
         print(f"models: {result.metadata['models']}")
         print(f"\n{'stage':<14}{'seconds':>10}{'share':>8}")
         for stage, secs in timings.items():
@@ -159,6 +168,10 @@ def main() -> None:
         print(f"{'(model load)':<14}{load:>10.2f}")
         print(f"\nRTF (analysis / media seconds): {total / duration:.3f}   "
               f"with model loading: {(total + load) / duration:.3f}   target <= 0.10")
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        print(f"CPU time: {cpu:.1f} s = {cpu / duration:.3f} core-seconds per media second; on {cores} idle "
+              f"cores that is an RTF of about {cpu / duration / cores:.3f} (load average before the run: "
+              f"{load_before:.1f}; other processes on the machine slow the wall-clock figure)")
         print(f"peak RSS: {peak_rss_mb():.0f} MB (after loading models: {rss_loaded:.0f} MB)   "
               f"target <= 1536 MB for 10 minutes")
         if args.asr_variants:
