@@ -9,8 +9,9 @@ test pattern; 640x360 25 fps H.264 + AAC), then runs ``emotrace analyze --no-cac
 process for every modality set (text; text,audio; text,audio,face) ``--runs`` times, and prints a
 markdown table of medians: seconds per stage (from the result's ``metadata.timings``), analysis
 total, real-time factor (total / media seconds), start-up (process wall time minus analysis:
-imports and model loading), the process's peak RSS (``wait4``'s ``ru_maxrss`` of that child
-alone) and the utterances found.
+imports and model loading), the process's CPU seconds (user + system, from ``wait4``: on a
+shared machine they vary less than wall time), its peak RSS (``wait4``'s ``ru_maxrss`` of that
+child alone) and the utterances found.
 
 Cold start is measured apart: process start → first result written, for the committed 23 s
 fixture ``tests/fixtures/dialogue.mp4``, per modality set (median of ``--runs``'s first value).
@@ -55,11 +56,13 @@ def make_video(folder: Path, minutes: float) -> tuple[Path, float]:
     if not FACE_CLIP.exists():
         video.rename(final)
         return final, duration
+    partial = folder / "partial.mp4"  # renamed when complete: an interrupted run is not reused
     # Same sound track, a real face speaking to the camera as the picture (looped).
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-stream_loop", "-1", "-i", str(FACE_CLIP),
                     "-i", str(folder / "dialogue.wav"), "-t", f"{duration:.3f}", "-map", "0:v", "-map", "1:a",
                     "-vf", "scale=640:360,fps=25", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "30",
-                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", str(final)], check=True)
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", str(partial)], check=True)
+    partial.rename(final)
     video.unlink()
     return final, duration
 
@@ -80,7 +83,7 @@ def run_once(video: Path, modalities: str, out: Path) -> dict:
         raise RuntimeError(lines[-1] if lines else f"exit status {proc.returncode}")
     result = json.loads(out.read_text())
     rss_mb = usage.ru_maxrss / (1024 * 1024 if platform.system() == "Darwin" else 1024)
-    return {"wall": wall, "rss_mb": rss_mb, "timings": result["metadata"]["timings"],
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": rss_mb, "timings": result["metadata"]["timings"],
             "duration": result["metadata"]["duration"], "utterances": len(result["analysis"]["utterances"])}
 
 
@@ -104,7 +107,8 @@ def case_row(label: str, modalities: str, runs: list[dict]) -> str:
     startup = med([r["wall"] - r["timings"]["total"] for r in runs])
     cells = [label, modalities, str(len(runs)), *(fmt(stage[s], 2 if s in ("segmentation", "fusion") else 1)
                                                   for s in STAGES),
-             f"**{total:.1f}**", f"{total / duration:.3f}", fmt(startup), f"{med([r['rss_mb'] for r in runs]):.0f}",
+             f"**{total:.1f}**", f"{total / duration:.3f}", fmt(startup),
+             f"{med([r['cpu'] for r in runs]):.0f}", f"{med([r['cpu'] for r in runs]) / duration:.3f}", f"{med([r['rss_mb'] for r in runs]):.0f}",
              str(runs[0]["utterances"])]
     return "| " + " | ".join(cells) + " |"
 
@@ -155,24 +159,27 @@ def main() -> None:
                     continue
                 cold.append((mods, len(results), med([r["wall"] for r in results]),
                              med([r["wall"] - r["timings"]["total"] for r in results]),
-                             med([r["rss_mb"] for r in results])))
+                             (med([r["cpu"] for r in results]), med([r["rss_mb"] for r in results]))))
 
     print("\nMedians; seconds per stage from the result's metadata; RTF = analysis total / media seconds; "
-          "start-up = process wall time − analysis (imports, model loading); peak RSS of the analysing process.\n")
+          "start-up = process wall time − analysis (imports, model loading); CPU = user + system seconds of the "
+          "whole process (start-up included), less sensitive to other load than wall time; peak RSS of the "
+          "analysing process.\n")
     print("| video | modalities | runs | " + " | ".join(STAGES) +
-          " | total (s) | RTF | start-up (s) | peak RSS (MB) | utterances |")
-    print("|" + "---|" * (len(STAGES) + 8))
+          " | total (s) | RTF | start-up (s) | CPU (s) | CPU s per media s | peak RSS (MB) | "
+          "utterances |")
+    print("|" + "---|" * (len(STAGES) + 10))
     print("\n".join(rows))
     if cold:
         print(f"\nCold start: a fresh `emotrace analyze` process on the {FIXTURE.name} fixture (23 s), "
               "process start → result written.\n")
-        print("| modalities | runs | process start → result (s) | of which start-up (s) | peak RSS (MB) |")
-        print("|---|---|---|---|---|")
+        print("| modalities | runs | process start → result (s) | of which start-up (s) | CPU (s) | peak RSS (MB) |")
+        print("|---|---|---|---|---|---|")
         for mods, n, wall, startup, rss in cold:
             if wall is None:
-                print(f"| {mods} | 0 | failed: {rss} | | |")
+                print(f"| {mods} | 0 | failed: {rss} | | | |")
             else:
-                print(f"| {mods} | {n} | **{wall:.1f}** | {startup:.1f} | {rss:.0f} |")
+                print(f"| {mods} | {n} | **{wall:.1f}** | {startup:.1f} | {rss[0]:.1f} | {rss[1]:.0f} |")
     print(f"\nat the end: {describe()}")
 
 
