@@ -1,6 +1,7 @@
 """Accuracy of every shipped model, and of the fusion, on the validation data in ``../shared/data``.
 
-    .venv/bin/python benchmarks/accuracy.py [--data-dir ../shared/data] [--no-fused] [--json OUT]
+    .venv/bin/python benchmarks/accuracy.py [--data-dir ../shared/data] [--no-fused] [--only text,audio,face]
+                                            [--json OUT]
 
 Runs, each in its own process, exactly what a user would:
 
@@ -69,17 +70,21 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     p.add_argument("--no-fused", action="store_true", help="skip the text+voice fusion measurement")
+    p.add_argument("--only", default="text,audio,face", help="which evaluate commands to run (comma-separated)")
     p.add_argument("--json", type=Path, help="also write every raw report to this file")
     args = p.parse_args()
     data = args.data_dir
     if not data.is_dir():
         raise SystemExit(f"no data folder at {data} (see the project's data README); --data-dir sets it")
     actors = ",".join(map(str, HELD_OUT_ACTORS))
-    reports = {
-        "text": evaluate(["text", "--meld-csv", str(data / "meld" / "dev_sent_emo.csv")]),
-        "audio": evaluate(["audio", "--ravdess-dir", str(data / "ravdess"), "--actors", actors]),
-        "face": evaluate(["face", "--fer-npz", str(data / "fer2013" / "validation.npz")]),
-    }
+    commands = {"text": ["text", "--meld-csv", str(data / "meld" / "dev_sent_emo.csv")],
+                "audio": ["audio", "--ravdess-dir", str(data / "ravdess"), "--actors", actors],
+                "face": ["face", "--fer-npz", str(data / "fer2013" / "validation.npz")]}
+    only = [m.strip() for m in args.only.split(",") if m.strip()]
+    unknown = set(only) - set(commands)
+    if unknown:
+        raise SystemExit(f"--only: unknown {sorted(unknown)}; choose from {', '.join(commands)}")
+    reports = {name: evaluate(commands[name]) for name in only}
     if not args.no_fused:
         print("$ training/fusion/measure.py's ravdess part (text + voice, default fusion)", file=sys.stderr)
         reports["fusion_ravdess"] = fused_ravdess(data)
@@ -93,12 +98,13 @@ def main() -> None:
         else:
             rows.append(f"| {name} | {source} | {report.get('n', '–')} | " + " | ".join(emotion + sentiment) + " |")
 
-    t = reports["text"]
-    add("text", "MELD dev", t, cells(t, "emotion"), cells(t, "sentiment"))
-    a = reports["audio"]
-    add("voice", held, a, cells(a, None), ["–"] * 3)
-    f = reports["face"]
-    add("face", "FER2013 validation", f, cells(f, None), ["–"] * 3)
+    if "text" in reports:
+        t = reports["text"]
+        add("text", "MELD dev", t, cells(t, "emotion"), cells(t, "sentiment"))
+    if "audio" in reports:
+        add("voice", held, reports["audio"], cells(reports["audio"], None), ["–"] * 3)
+    if "face" in reports:
+        add("face", "FER2013 validation", reports["face"], cells(reports["face"], None), ["–"] * 3)
     fr = reports.get("fusion_ravdess")
     if fr is not None:
         def part(key: str) -> tuple[list[str], list[str]]:
