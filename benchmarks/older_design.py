@@ -156,6 +156,7 @@ def time_older(runs: int) -> dict[str, float]:
 
 def time_emotrace(runs: int) -> tuple[dict[str, float | None], dict[str, str]]:
     """Median ms per utterance of emotrace's modalities and fusion; None where a model is missing."""
+    from emotrace.config import MediaOptions
     from emotrace.errors import EmotraceError
     from emotrace.fusion import fuse
     from emotrace.media import decode_audio, sample_frames
@@ -189,7 +190,7 @@ def time_emotrace(runs: int) -> tuple[dict[str, float | None], dict[str, str]]:
         from emotrace.modalities.face import FaceScorer
 
         face = FaceScorer()
-        sampled = sample_frames(clip, face.options.fps, 640)
+        sampled = sample_frames(clip, face.options.fps, MediaOptions().frame_max_side)  # as the pipeline
         fmedia = MediaContext(path=str(clip), duration=float(sampled[0][-1]) + 0.5, audio=None,
                               has_video=True, frames=lambda: sampled)
         scores["face"] = face.score_utterances(fmedia, [utt])[0]
