@@ -34,7 +34,7 @@ class Counting:
 
 @pytest.fixture(scope="module")
 def pipeline():
-    return Pipeline(scorers={"text": HashTextScorer()})
+    return Pipeline(PipelineConfig(modalities=("text",)), scorers={"text": HashTextScorer()})
 
 
 def test_second_analysis_comes_from_the_cache(pipeline, tmp_path):

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def pipeline() -> Pipeline:
-    return Pipeline(scorers={"text": HashTextScorer()})
+    return Pipeline(PipelineConfig(modalities=("text",)), scorers={"text": HashTextScorer()})
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,7 @@ class SilentScorer:
 
 
 def test_utterances_no_modality_can_judge_are_left_out():
-    result = Pipeline(scorers={"text": SilentScorer()}).analyze(FIXTURES / "dialogue.wav")
+    result = Pipeline(PipelineConfig(modalities=("text",)), scorers={"text": SilentScorer()}).analyze(FIXTURES / "dialogue.wav")
     assert result.utterances == () and result.metadata["unscored_utterances"] == len(SENTENCES)
     assert result.metadata["reason"] == "no modality could score any utterance"
 

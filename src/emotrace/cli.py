@@ -224,8 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="allow downloading the --asr-model if it is not cached (off: never uses the network)")
     an.add_argument("--device", default="auto", choices=ASR_DEVICES, help="where speech recognition runs")
     an.add_argument("--language", default=None, help="spoken language code (default: the model's / detected)")
-    an.add_argument("--modalities", default="text",
-                    help="comma-separated modalities to score and fuse: text, audio, face (default: %(default)s)")
+    an.add_argument("--modalities", default="text,audio,face",
+                    help="comma-separated modalities to score and fuse: text, audio, face; a modality the file lacks (no video, no face) is skipped per utterance (default: %(default)s)")
     an.add_argument("--text-model", default="default", help="'default' or a text model directory")
     an.add_argument("--pause", type=float, default=SegmentationOptions.pause,
                     help="seconds of silence that end an utterance (default: %(default)s)")

@@ -177,7 +177,7 @@ class PipelineConfig:
         fusion: a :class:`~emotrace.fusion.FusionOptions` (modality weights).
     """
 
-    modalities: tuple[str, ...] = ("text",)
+    modalities: tuple[str, ...] = ("text", "audio", "face")
     media: MediaOptions = field(default_factory=MediaOptions)
     asr: AsrOptions = field(default_factory=AsrOptions)
     segmentation: SegmentationOptions = field(default_factory=SegmentationOptions)
