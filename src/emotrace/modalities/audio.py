@@ -16,7 +16,6 @@ training and inference.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from pathlib import Path
 from typing import Callable, Sequence
@@ -26,7 +25,7 @@ import numpy as np
 from ..config import AudioOptions
 from ..errors import ModelError
 from ..labels import EMOTIONS
-from ..models import modality_model_dir
+from ..models import modality_model_dir, read_model_config
 from ..onnx_runtime import onnx_session
 from ..types import Scores, Utterance
 from .base import SAMPLE_RATE, MediaContext
@@ -221,12 +220,7 @@ class AudioScorer:
     def __init__(self, options: AudioOptions = AudioOptions()):
         self.options = options
         model_dir = modality_model_dir("audio", options.model)
-        try:
-            self.info = json.loads((model_dir / "config.json").read_text())
-        except (OSError, ValueError) as e:
-            raise ModelError(f"cannot read the voice model's config.json in {model_dir}: {e}") from e
-        if tuple(self.info.get("emotions", ())) != EMOTIONS:
-            raise ModelError(f"voice model in {model_dir} does not predict emotrace's emotions")
+        self.info = read_model_config(model_dir, "voice")
         whisper = bundled_whisper_dir() if options.whisper_model == "default" else Path(options.whisper_model)
         self.features = VoiceFeatures(whisper, self.info.get("compute_type", "int8"), options.threads,
                                       self.info.get("window_seconds", 10.0), self.info.get("margin_seconds", 0.5))

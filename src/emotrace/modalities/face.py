@@ -15,7 +15,6 @@ utterance.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Sequence
@@ -25,7 +24,7 @@ import numpy as np
 from ..config import FaceOptions
 from ..errors import MediaError, ModelError
 from ..labels import EMOTIONS
-from ..models import modality_model_dir
+from ..models import modality_model_dir, read_model_config
 from ..onnx_runtime import onnx_session
 from ..types import Scores, Utterance
 from .base import MediaContext
@@ -127,12 +126,7 @@ class FaceScorer:
 
         self.options = options
         model_dir = modality_model_dir("face", options.model)
-        try:
-            self.info = json.loads((model_dir / "config.json").read_text())
-        except (OSError, ValueError) as e:
-            raise ModelError(f"cannot read the face model's config.json in {model_dir}: {e}") from e
-        if tuple(self.info.get("emotions", ())) != EMOTIONS:
-            raise ModelError(f"face model in {model_dir} does not predict emotrace's emotions")
+        self.info = read_model_config(model_dir, "face")
         self.size = int(self.info.get("input_size", 48))
         self.session = onnx_session(model_dir / self.info.get("onnx_file", "model.onnx"), options.threads)
         self.cascade_path = cv2.data.haarcascades + CASCADE

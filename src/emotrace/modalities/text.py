@@ -7,7 +7,6 @@ model's inputs in training and at inference, so the two can never drift apart.
 
 from __future__ import annotations
 
-import json
 import logging
 import unicodedata
 from dataclasses import dataclass
@@ -17,9 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ..config import TextOptions
-from ..errors import ModelError
-from ..labels import EMOTIONS, SENTIMENTS
-from ..models import text_model_dir
+from ..models import read_model_config, text_model_dir
 from ..onnx_runtime import onnx_session
 from ..types import Scores, Utterance
 from .base import MediaContext
@@ -123,13 +120,7 @@ class TextScorer:
     def __init__(self, options: TextOptions = TextOptions()):
         self.options = options
         model_dir = text_model_dir(options.model)
-        try:
-            self.info = json.loads((model_dir / "config.json").read_text())
-        except (OSError, ValueError) as e:
-            raise ModelError(f"cannot read the text model's config.json in {model_dir}: {e}") from e
-        if tuple(self.info.get("emotions", ())) != EMOTIONS or \
-                tuple(self.info.get("sentiments", ())) != SENTIMENTS:
-            raise ModelError(f"text model in {model_dir} does not predict emotrace's labels")
+        self.info = read_model_config(model_dir, "text", with_sentiments=True)
         self.tokenizer = load_tokenizer(model_dir / "tokenizer.json")
         self.session = onnx_session(model_dir / self.info.get("onnx_file", "model.onnx"), options.threads)
         self.context_turns = (self.info.get("context_turns", 0) if options.context_turns is None

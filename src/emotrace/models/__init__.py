@@ -42,3 +42,28 @@ def modality_model_dir(modality: str, name: str = "default",
                          f"{', '.join(missing) or 'its files'}; expected 'default' or a directory "
                          f"with {', '.join(required)}")
     return path
+
+
+def read_model_config(model_dir: Path, what: str, with_sentiments: bool = False) -> dict:
+    """Read a model folder's ``config.json`` and check it predicts emotrace's labels.
+
+    Args:
+        model_dir: the model's folder.
+        what: how to name the model in errors ("text", "voice", "face").
+        with_sentiments: also require the 3 sentiments in emotrace's order.
+
+    Raises:
+        ModelError: the file is unreadable or its labels differ from emotrace's.
+    """
+    import json
+
+    from ..labels import EMOTIONS, SENTIMENTS
+
+    try:
+        info = json.loads((model_dir / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise ModelError(f"cannot read the {what} model's config.json in {model_dir}: {e}") from e
+    if tuple(info.get("emotions", ())) != EMOTIONS or \
+            (with_sentiments and tuple(info.get("sentiments", ())) != SENTIMENTS):
+        raise ModelError(f"{what} model in {model_dir} does not predict emotrace's labels")
+    return info
