@@ -13,7 +13,7 @@ from emotrace.config import TextOptions
 from emotrace.errors import DataError, ModelError
 from emotrace.evaluate import evaluate_text
 from emotrace.labels import EMOTIONS, SENTIMENTS
-from emotrace.modalities.text import TextScorer, contexts_for, encode, normalize_text
+from emotrace.modalities.text import TextScorer, apply_bias, contexts_for, encode, normalize_text
 
 from .conftest import TEXT_MODEL, shared_data
 
@@ -75,6 +75,44 @@ def test_normalize_folds_typographic_quotes():
 def test_unknown_model_directory_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="text model directory"):
         TextScorer(TextOptions(model=str(tmp_path / "nope")))
+
+
+def test_apply_bias_shifts_log_probabilities_and_renormalises():
+    import numpy as np
+
+    p = np.array([[0.5, 0.3, 0.2]])
+    assert np.allclose(apply_bias(p, np.zeros(3)), p)
+    shifted = apply_bias(p, np.array([0.0, 0.0, np.log(4.0)]))
+    assert np.allclose(shifted, np.array([[0.5, 0.3, 0.8]]) / 1.6)
+
+
+def _model_copy_with(tmp_path, **extra):
+    """The shipped model's folder, its config.json extended with ``extra`` (files linked)."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for f in TEXT_MODEL.parent.iterdir():
+        if f.name != "config.json":
+            (folder / f.name).symlink_to(f)
+    config = json.loads((TEXT_MODEL.parent / "config.json").read_text())
+    config.update(extra)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_log_bias_in_the_model_config_is_applied(tmp_path, scorer):
+    text = ["We got the tickets!"]
+    plain = scorer.score(text)[0]
+    # A large offset for fear makes it the top emotion; sentiment is left alone.
+    folder = _model_copy_with(tmp_path, emotion_log_bias=[0, 0, 20, 0, 0, 0, 0])
+    biased = TextScorer(TextOptions(model=str(folder))).score(text)[0]
+    assert biased.top_emotion == "fear"
+    assert biased.sentiments == pytest.approx(plain.sentiments, abs=1e-6)
+
+
+def test_malformed_log_bias_is_a_model_error(tmp_path):
+    folder = _model_copy_with(tmp_path, sentiment_log_bias=[1.0, 2.0])
+    with pytest.raises(ModelError, match="sentiment_log_bias"):
+        TextScorer(TextOptions(model=str(folder)))
 
 
 def _write_meld_csv(path, rows):

@@ -16,6 +16,8 @@ from typing import Sequence
 import numpy as np
 
 from ..config import TextOptions
+from ..errors import ModelError
+from ..labels import EMOTIONS, SENTIMENTS
 from ..models import read_model_config, text_model_dir
 from ..onnx_runtime import onnx_session
 from ..types import Scores, Utterance
@@ -127,6 +129,30 @@ class TextScorer:
                               else options.context_turns)
         self.max_length = int(self.info.get("max_length", 128))
         self.model_name = f"{self.info.get('name', model_dir.name)}@{self.info.get('version', '?')}"
+        # Per-class log-probability offsets chosen on MELD dev (training/text/calibrate.py);
+        # absent in the config means none.
+        self.emotion_bias = _bias(self.info, "emotion_log_bias", len(EMOTIONS))
+        self.sentiment_bias = _bias(self.info, "sentiment_log_bias", len(SENTIMENTS))
+
+    def probabilities(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
+                      hook=None) -> tuple[np.ndarray, np.ndarray]:
+        """The model's own emotion ``(n, 7)`` and sentiment ``(n, 3)`` probabilities, before
+        the calibration offsets; ``contexts[i]`` is what was said just before ``texts[i]``."""
+        bs = self.options.batch_size
+        emo = np.zeros((len(texts), len(EMOTIONS)))
+        sent = np.zeros((len(texts), len(SENTIMENTS)))
+        # Sorting by length keeps padding (and so wasted compute) small in each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + (len(contexts[i]) if contexts else 0))
+        for start in range(0, len(order), bs):
+            idx = order[start:start + bs]
+            batch = encode(self.tokenizer, [texts[i] for i in idx],
+                           [contexts[i] for i in idx] if contexts is not None else None,
+                           self.max_length)
+            e, s = self.session.run(["emotion_probs", "sentiment_probs"], batch.as_feeds())
+            emo[idx], sent[idx] = e, s
+            if hook:
+                hook("text", min(start + bs, len(order)), len(order))
+        return emo, sent
 
     def score(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
               hook=None) -> list[Scores]:
@@ -137,21 +163,9 @@ class TextScorer:
             contexts: one context string per text, or None to score each text alone.
             hook: optional ``hook(stage, done, total)`` progress callback.
         """
-        bs = self.options.batch_size
-        # Sorting by length keeps padding (and so wasted compute) small in each batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + (len(contexts[i]) if contexts else 0))
-        results: list[Scores | None] = [None] * len(texts)
-        for start in range(0, len(order), bs):
-            idx = order[start:start + bs]
-            batch = encode(self.tokenizer, [texts[i] for i in idx],
-                           [contexts[i] for i in idx] if contexts is not None else None,
-                           self.max_length)
-            emo, sent = self.session.run(["emotion_probs", "sentiment_probs"], batch.as_feeds())
-            for row, i in enumerate(idx):
-                results[i] = Scores.from_arrays(_renorm(emo[row]), _renorm(sent[row]))
-            if hook:
-                hook("text", min(start + bs, len(order)), len(order))
-        return [r for r in results if r is not None]
+        emo, sent = self.probabilities(texts, contexts, hook=hook)
+        emo, sent = apply_bias(emo, self.emotion_bias), apply_bias(sent, self.sentiment_bias)
+        return [Scores.from_arrays(e, s) for e, s in zip(emo, sent)]
 
     def score_dialogue(self, texts: Sequence[str], hook=None) -> list[Scores]:
         """Score utterances of one conversation in spoken order, each with its own context."""
@@ -163,7 +177,19 @@ class TextScorer:
         return list(self.score_dialogue([u.text for u in utterances], hook=hook))
 
 
-def _renorm(p: np.ndarray) -> np.ndarray:
-    # float32 softmax rows can sum to 1 ± 1e-6; make them exact in float64.
-    p = np.asarray(p, dtype=np.float64)
-    return p / p.sum()
+def apply_bias(probs: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Shift each class's log-probability by ``bias`` and renormalise rows, in float64."""
+    logp = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, None)) + bias
+    logp -= logp.max(axis=-1, keepdims=True)
+    p = np.exp(logp)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+def _bias(info: dict, key: str, n: int) -> np.ndarray:
+    value = info.get(key)
+    if value is None:
+        return np.zeros(n)
+    bias = np.asarray(value, dtype=np.float64)
+    if bias.shape != (n,) or not np.all(np.isfinite(bias)):
+        raise ModelError(f"text model config.json: {key} must be {n} finite numbers, got {value!r}")
+    return bias
