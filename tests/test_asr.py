@@ -140,3 +140,27 @@ def test_librivox_word_error_rate(transcriber):
         errors += word_error_rate(ref, hyp) * n
         words += n
     assert errors / words <= 0.15
+
+
+def test_encoder_states_kept_from_recognition_match_an_encoder_only_pass(transcriber):
+    """The voice modality pools the recogniser's own encoder states: they must be the ones that
+    ``encode_speech`` (used for training and when there is no recognition) computes."""
+    import numpy as np
+
+    from emotrace.whisper_states import encode_speech
+
+    one = decode_audio(FIXTURES / "dialogue.wav")
+    audio = np.concatenate([one, np.zeros(SAMPLE_RATE, np.float32), one, one])  # ~70 s: several 30 s chunks
+    heard = transcriber.transcribe(audio, keep_states=True)
+    plain = transcriber.transcribe(audio)
+    assert plain.encoder is None and heard.words == plain.words
+    states = heard.encoder
+    assert states is not None and states.model == transcriber.encoder_key
+    assert len(states) > 0.5 * heard.speech_duration / 0.02
+    assert np.all(np.diff(states.times) > 0) and 0 <= states.times[0] and states.times[-1] <= len(audio) / SAMPLE_RATE
+    # every word has states under it, on the signal's own timeline
+    for w in heard.words:
+        assert len(states.between(w.start, max(w.end, w.start + 0.05))) or states.nearest(w.start)[0] < 0.1
+    again = encode_speech(transcriber.model, audio, transcriber.encoder_key)
+    assert np.array_equal(again.times, states.times)
+    assert np.abs(again.states.astype(np.float32) - states.states.astype(np.float32)).max() < 0.05

@@ -15,6 +15,7 @@ from emotrace.evaluate import evaluate_face
 from emotrace.labels import EMOTIONS
 from emotrace.models import MODELS_DIR
 from emotrace.modalities.base import MediaContext
+from emotrace.modalities import face as face_module
 from emotrace.modalities.face import Face, FaceScorer, choose_main, crop_face, to_grey
 from emotrace.types import Utterance
 
@@ -52,6 +53,67 @@ def test_tracking_follows_a_face_through_frames(scorer):
     # a tracked box is also what a whole-frame search finds there
     whole = scorer.detect(to_grey(frames[0]))
     assert any(abs(w.centre[0] - faces[0].centre[0]) < 0.2 * w.w for w in whole)
+
+
+def counting_detect(scorer, monkeypatch):
+    """Count the scorer's whole-frame and around-the-face searches."""
+    calls = {"whole": 0, "around": 0}
+    detect = scorer.detect
+
+    def counted(grey, detector=None, near=None):
+        calls["whole" if near is None else "around"] += 1
+        return detect(grey, detector, near)
+
+    monkeypatch.setattr(scorer, "detect", counted)
+    return calls
+
+
+def test_following_searches_around_the_face_not_the_whole_frame(scorer, monkeypatch):
+    from emotrace.media import iter_frames
+
+    clip = shared_data("media", "talking-head", "face_2.mp4")
+    frames = list(iter_frames(clip, 4.0, face_module.FRAME_SIDE, grey=True))
+    calls = counting_detect(scorer, monkeypatch)
+    found = [face for _, _, face in scorer.follow(frames)]
+    assert sum(f is not None for f in found) >= 0.8 * len(frames)
+    # once found, the face is looked for around where it was: whole-frame searches are rare
+    assert calls["whole"] <= max(2, 0.2 * len(frames)) and calls["around"] >= 0.7 * len(frames)
+
+
+def test_without_faces_whole_frame_searches_back_off(scorer, monkeypatch):
+    rng = np.random.default_rng(3)
+    frames = [(i / 2, rng.integers(0, 255, (180, 320), dtype=np.uint8)) for i in range(240)]  # 2 min at 2 fps
+    calls = counting_detect(scorer, monkeypatch)
+    assert all(face is None for _, _, face in scorer.follow(frames))
+    # 1, 2, 4, 8, 8, ... seconds apart: about 120 / 8 searches, not 240
+    assert calls["whole"] <= 4 + 120 / face_module.FULL_RETRY_MAX + 1 and calls["around"] == 0
+
+
+def test_streamed_frames_are_read_once_and_not_kept(scorer):
+    import weakref
+
+    from emotrace.pipeline import _frame_stream
+
+    clip = shared_data("media", "talking-head", "face_1.mp4")
+    real = _frame_stream(clip, 2.0, 480)
+    refs, alive, asked = [], [], []
+
+    def stream(**kwargs):
+        asked.append(kwargs)
+        for t, frame in real(**kwargs):
+            refs.append(weakref.ref(frame))
+            alive.append(sum(r() is not None for r in refs))
+            yield t, frame
+
+    def all_frames():
+        raise AssertionError("the face modality must stream, not ask for every frame at once")
+
+    media = MediaContext(path=str(clip), duration=4.4, audio=None, has_video=True, frames=all_frames,
+                         frame_stream=stream, frame_fps=2.0)
+    out = scorer.score_utterances(media, [Utterance(0.0, 2.0, "a"), Utterance(2.0, 4.0, "b")])
+    assert all(s is not None for s in out)
+    assert len(asked) == 1 and asked[0]["grey"] and asked[0]["max_side"] == face_module.FRAME_SIDE
+    assert len(refs) >= 6 and max(alive) <= 3  # each frame is dropped once its crop is taken
 
 
 def test_crop_is_square_grey_and_safe_at_the_edges():

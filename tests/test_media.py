@@ -149,3 +149,19 @@ def test_talking_head_videos_probe():
     for mp4 in sorted(folder.glob("*.mp4")):
         info = probe(mp4)
         assert info.has_audio and info.has_video and 3 < info.duration < 10
+
+
+def test_grey_frames_and_skipped_samples():
+    """Grey frames come scaled by FFmpeg; samples refused by ``want`` keep the grid but are not yielded."""
+    rgb = list(iter_frames(FIXTURES / "dialogue.mp4", fps=2.0, max_side=80))
+    grey = list(iter_frames(FIXTURES / "dialogue.mp4", fps=2.0, max_side=80, grey=True))
+    assert [t for t, _ in grey] == [t for t, _ in rgb]
+    assert grey[0][1].shape == (60, 80) and grey[0][1].dtype == np.uint8
+    # FFmpeg's grey is the luma of the same picture
+    luma = rgb[3][1].astype(np.float64) @ [0.299, 0.587, 0.114]
+    assert np.abs(luma - grey[3][1]).mean() < 6
+    asked = []
+    odd = list(iter_frames(FIXTURES / "dialogue.mp4", fps=2.0, max_side=80, grey=True,
+                           want=lambda t: asked.append(t) or round(t * 2) % 2 == 1))
+    assert asked == [t for t, _ in rgb]
+    assert [t for t, _ in odd] == [t for t, _ in rgb if round(t * 2) % 2 == 1]

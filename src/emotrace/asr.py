@@ -22,6 +22,7 @@ from .errors import ModelError
 from .modalities.base import SAMPLE_RATE
 from .progress import Hook
 from .types import Word
+from .whisper_states import EncoderStates, capturing_pipeline, model_key
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,15 @@ class Transcript:
         language: the language code used.
         duration: seconds of audio given.
         speech_duration: seconds the VAD kept as speech (the whole audio without VAD).
+        encoder: the Whisper encoder states the recogniser computed, on the audio's timeline,
+            when asked for (``keep_states``) and available (the batched decoder), else None.
     """
 
     words: tuple[Word, ...]
     language: str
     duration: float
     speech_duration: float
+    encoder: EncoderStates | None = None
 
     @property
     def text(self) -> str:
@@ -141,6 +145,7 @@ class Transcriber:
         if compute == "auto":
             compute = "float16" if device == "cuda" else "int8"
         self.device, self.compute_type = device, compute
+        self.model_dir = path
         threads = options.threads or min(_cpu_count(), 8)
         try:
             self.model = WhisperModel(path, device=device, compute_type=compute, cpu_threads=threads,
@@ -149,15 +154,20 @@ class Transcriber:
             raise ModelError(f"cannot load speech model {self.model_name} on {device}/{compute}: {e}") from e
         log.debug("loaded %s on %s (%s, %d threads)", self.model_name, device, compute, threads)
 
-    def transcribe(self, audio: np.ndarray, hook: Hook | None = None) -> Transcript:
+    @property
+    def encoder_key(self) -> str:
+        """Identity of this recogniser's encoder (:func:`~emotrace.whisper_states.model_key`)."""
+        return model_key(self.model_dir, self.compute_type)
+
+    def transcribe(self, audio: np.ndarray, hook: Hook | None = None, keep_states: bool = False) -> Transcript:
         """Transcribe 16 kHz mono float32 audio into timed words.
 
         Args:
             audio: samples at :data:`~emotrace.modalities.base.SAMPLE_RATE`.
             hook: optional ``hook("asr", seconds_done, seconds_total)``.
+            keep_states: also keep the encoder states the batched decoder computes (for the
+                voice modality), in :attr:`Transcript.encoder`.
         """
-        from faster_whisper import BatchedInferencePipeline
-
         o = self.options
         duration = len(audio) / SAMPLE_RATE
         language = o.language or ("en" if not self.model.model.is_multilingual else None)
@@ -165,10 +175,16 @@ class Transcriber:
             return Transcript((), language or "", duration, 0.0)
         kwargs = dict(language=language, beam_size=o.beam_size, word_timestamps=True,
                       vad_filter=o.vad)
+        batched = None
         if o.batch_size > 0 and o.vad:
             # The batched pipeline keeps per-call state on itself: one per call stays thread-safe.
-            segments, info = BatchedInferencePipeline(self.model).transcribe(
-                audio, batch_size=o.batch_size, **kwargs)
+            if keep_states:
+                batched = capturing_pipeline(self.model, self.encoder_key)
+            else:
+                from faster_whisper import BatchedInferencePipeline
+
+                batched = BatchedInferencePipeline(self.model)
+            segments, info = batched.transcribe(audio, batch_size=o.batch_size, **kwargs)
         else:
             # Without VAD there are no chunks to batch; the sequential decoder handles any length.
             segments, info = self.model.transcribe(audio, condition_on_previous_text=False, **kwargs)
@@ -188,7 +204,8 @@ class Transcriber:
         if hook:
             hook("asr", duration, duration)
         speech = float(info.duration_after_vad) if info.duration_after_vad is not None else duration
-        return Transcript(tuple(words), info.language or language or "", duration, speech)
+        encoder = batched.encoder_states() if keep_states and batched is not None else None
+        return Transcript(tuple(words), info.language or language or "", duration, speech, encoder)
 
 
 def _norm_words(text: str) -> list[str]:

@@ -237,14 +237,15 @@ class FaceOptions:
         model: ``"default"`` for the expression model shipped in the package, or a path to a
             directory holding ``model.onnx`` and ``config.json``.
         fps: video frames sampled per second (decoded once for the whole file).
-        min_face: smallest face looked for, as a fraction of the frame's shorter side.
+        min_face: smallest face looked for, as a fraction of the frame's shorter side (whole-frame
+            searches run on the frame shrunk so that this is 20 pixels: smaller is slower).
         max_frames_per_utterance: at most this many frames (evenly spread) are scored per utterance.
         threads: intra-op threads for ONNX Runtime; 0 lets it decide.
     """
 
     model: str = "default"
     fps: float = 2.0
-    min_face: float = 0.1
+    min_face: float = 0.125
     max_frames_per_utterance: int = 4
     threads: int = 0
 

@@ -12,7 +12,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -177,13 +177,21 @@ def _scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
-def iter_frames(path: str | Path, fps: float, max_side: int = 0) -> Iterator[tuple[float, np.ndarray]]:
+def iter_frames(path: str | Path, fps: float, max_side: int = 0, grey: bool = False,
+                want: Callable[[float], bool] | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """Yield ``(seconds, HxWx3 uint8 RGB frame)`` about ``fps`` times per second of video.
+
+    Frames are decoded as they are read and none is kept: a pass over a long video needs the
+    memory of one frame. Every frame of the video is decoded (compressed video cannot be read
+    otherwise), but only the sampled ones are converted.
 
     Args:
         path: a file with a video stream.
         fps: samples per second (each is the first decoded frame at or after its time).
         max_side: scale frames down so the longer side is at most this (0: original size).
+        grey: yield HxW uint8 grey frames instead (converted and scaled by FFmpeg in one step).
+        want: if given, samples at times it refuses are skipped without being converted (the
+            sampling grid stays the same).
 
     Raises:
         MediaError: missing or not media, no video stream, or nothing could be decoded.
@@ -201,6 +209,7 @@ def iter_frames(path: str | Path, fps: float, max_side: int = 0) -> Iterator[tup
         stream.thread_type = "AUTO"
         size = _scaled_size(stream.codec_context.width, stream.codec_context.height, max_side)
         next_time, count, base = -math.inf, 0, _start_time(c)
+        pixels = "gray" if grey else "rgb24"
         try:
             for frame in c.decode(stream):
                 if frame.time is None:
@@ -208,7 +217,8 @@ def iter_frames(path: str | Path, fps: float, max_side: int = 0) -> Iterator[tup
                 t = max(0.0, frame.time - base)
                 if t + 1e-6 < next_time:
                     continue
-                yield t, frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+                if want is None or want(t):
+                    yield t, frame.to_ndarray(format=pixels, width=size[0], height=size[1])
                 count += 1
                 # Stay on the fps grid even when the video's own frame rate is irregular.
                 next_time = (math.floor(t / step + 1e-6) + 1) * step

@@ -20,11 +20,12 @@ from .cache import ResultCache, config_fingerprint
 from .config import PipelineConfig, check_choice
 from .errors import ConfigError, MediaError, ModelError
 from .fusion import fuse
-from .media import MediaInfo, decode_audio, probe, sample_frames
+from .media import MediaInfo, decode_audio, iter_frames, probe, sample_frames
 from .modalities.base import SAMPLE_RATE, MediaContext, ModalityScorer
 from .progress import Hook, no_progress
 from .segmentation import segment
 from .types import AnalysisResult, Scores, Utterance, UtteranceResult
+from .whisper_states import STATES_KEY
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,11 @@ def _frame_fps(scorers: Mapping[str, ModalityScorer], default: float) -> float:
 
 
 def _frame_loader(path: PathLike, fps: float, max_side: int) -> Callable[[], Any]:
-    """A callable that decodes the sampled frames on first use and returns them ever after."""
+    """A callable that decodes the sampled frames on first use and returns them ever after.
+
+    Only for scorers that need every frame at once; the face modality reads
+    ``MediaContext.frame_stream`` instead and never calls it, so nothing is decoded or kept.
+    """
     lock = threading.Lock()
     box: list[tuple[np.ndarray, list[np.ndarray]]] = []
 
@@ -79,6 +84,21 @@ def _frame_loader(path: PathLike, fps: float, max_side: int) -> Callable[[], Any
             return box[0]
 
     return frames
+
+
+def _frame_stream(path: PathLike, fps: float, max_side: int) -> Callable[..., Any]:
+    """``MediaContext.frame_stream``: a fresh pass over the sampled frames per call, nothing kept.
+
+    Its keywords: ``grey`` (grey frames), ``max_side`` (a smaller size than the configuration's:
+    the smaller of the two is used) and ``want`` (see :func:`~emotrace.media.iter_frames`).
+    """
+    configured = max_side
+
+    def stream(grey: bool = False, max_side: int = 0, want: Callable[[float], bool] | None = None):
+        side = min(max_side, configured) if max_side and configured else (max_side or configured)
+        return iter_frames(path, fps, side, grey=grey, want=want)
+
+    return stream
 
 
 class Pipeline:
@@ -169,6 +189,7 @@ class Pipeline:
 
         reason = None
         extra: dict[str, Any] = {}
+        shared: dict[str, Any] = {}
         if transcript is not None:
             text = " ".join(transcript.split())
             utterances = [Utterance(0.0, duration, text)] if text else []
@@ -176,21 +197,29 @@ class Pipeline:
             extra["transcript_given"] = True
             reason = None if text else "the transcript given is empty"
         else:
-            heard = self.transcriber.transcribe(audio, hook)
+            # Scorers that pool Whisper's encoder states (the voice) get the recogniser's own.
+            keep = any(getattr(s, "uses_whisper_states", False) for s in self.scorers.values())
+            heard = self.transcriber.transcribe(audio, hook, keep_states=keep)
             lap("asr")
             utterances = segment(heard.words, self.config.segmentation, duration)
             lap("segmentation")
             language = heard.language
             extra["speech_duration"] = round(heard.speech_duration, 3)
+            if heard.encoder is not None:
+                shared[STATES_KEY] = heard.encoder
             reason = None if heard.words else "no speech detected"
 
         has_video = bool(info and info.has_video)
-        frames = None
+        frames = stream = None
+        fps = 0.0
         if has_video and any(_needs_frames(s) for s in self.scorers.values()):
             fps = _frame_fps(self.scorers, self.config.media.frame_fps)
-            frames = _frame_loader(path, fps, self.config.media.frame_max_side)
+            max_side = self.config.media.frame_max_side
+            frames = _frame_loader(path, fps, max_side)
+            stream = _frame_stream(path, fps, max_side)
         media = MediaContext(path=str(path if path is not None else audio_path), duration=duration,
-                             audio=audio, has_video=has_video, frames=frames)
+                             audio=audio, has_video=has_video, frames=frames, frame_stream=stream,
+                             frame_fps=fps, extras=shared)
 
         per_modality: dict[str, list[Scores | None]] = {}
         for name, scorer in self.scorers.items():

@@ -9,7 +9,7 @@ fusion can skip it rather than treat it as evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -28,8 +28,15 @@ class MediaContext:
         duration: seconds.
         audio: mono float32 samples at :data:`SAMPLE_RATE`, or None if the file has no audio.
         has_video: whether the file has a video stream (faces can be looked for).
-        frames: a callable giving sampled video frames on first use (decoded once, then
-            reused), or None; set by the pipeline only when a face modality is enabled.
+        frames: a callable giving all sampled video frames as ``(times, frames)`` on first use
+            (decoded once, then kept and reused), or None; for scorers that need to go back and
+            forth. Set by the pipeline only when a modality needs frames; nothing is decoded
+            unless it is called.
+        frame_stream: a callable starting a fresh pass over the sampled frames, yielding
+            ``(seconds, frame)`` as they are decoded and keeping none (``frame_stream(grey=True)``
+            gives grey HxW frames, else RGB HxWx3), or None. Memory stays flat however long the
+            video: prefer it to ``frames``.
+        frame_fps: the sampling rate of both (frames per second of video), 0.0 when none.
         extras: stage outputs a modality may reuse (for example Whisper encoder states).
     """
 
@@ -38,6 +45,8 @@ class MediaContext:
     audio: np.ndarray | None
     has_video: bool = False
     frames: Callable[[], Any] | None = None
+    frame_stream: Callable[..., Iterator[tuple[float, np.ndarray]]] | None = None
+    frame_fps: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
 
 

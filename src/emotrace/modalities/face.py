@@ -1,23 +1,30 @@
 """Face modality: emotion of an utterance from the speaker's facial expression.
 
-Frames sampled through the file (a few per second, decoded once by the pipeline) are searched
-for frontal faces with OpenCV's bundled Haar cascade (its model ships inside
+Frames sampled through the file (a few per second) are read once, as a stream: only the frames
+chosen for some utterance (at most ``max_frames_per_utterance`` each, evenly spread) are looked
+at, each is reduced at once to a 48x48 crop of the main face, and nothing else of it is kept, so
+memory does not grow with the video's length. Reading stops after the last utterance.
+
+Faces are found with OpenCV's bundled Haar cascade (its model ships inside
 ``opencv-python-headless``, nothing is downloaded). The *main* face is followed from frame to
-frame: once found, the next frame is searched only around it and at about its size (a few
-milliseconds instead of tens for a whole-frame search), so the speaker who is there throughout
-keeps the role and a passer-by does not take it over; a whole-frame search (picking the largest
-face) runs only when the face is lost. Its grey 48x48 crop is scored by a small CNN trained on
-FER2013 (ONNX, see ``models/face/MODEL_CARD.md``) and an utterance's distribution is the mean
-over the frames inside it. Sentiment is derived from the emotions (:mod:`.sentiment`). No face
-in an utterance's frames, or no video at all, gives None: the modality is then absent for that
-utterance.
+frame: once found, the next frame is searched only around it and at about its size, on a patch
+shrunk so that the face is about :data:`ROI_FACE` pixels wide (about a millisecond instead of
+tens for a whole-frame search), so the speaker who is there throughout keeps the role and a
+passer-by does not take it over. A whole-frame search (picking the largest face) runs only when
+the face is lost, and after one that found nothing the next waits :data:`FULL_RETRY` seconds of
+video (a video without faces would otherwise pay a whole-frame search on every frame). The
+crops of the whole file are scored in batches by a small CNN trained on FER2013 (ONNX, see
+``models/face/MODEL_CARD.md``) and an utterance's distribution is the mean over its frames.
+Sentiment is derived from the emotions (:mod:`.sentiment`). No face in an utterance's frames,
+or no video at all, gives None: the modality is then absent for that utterance.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -35,11 +42,36 @@ log = logging.getLogger(__name__)
 CASCADE = "haarcascade_frontalface_alt2.xml"
 """The OpenCV cascade used (fewer false positives than ``..._default`` at a similar recall)."""
 
-DETECT_SIDE = 240
-"""Frames are shrunk so their shorter side is at most this many pixels before detection."""
+WINDOW = 20
+"""The cascade's own window (pixels): the smallest face it finds."""
 
 TRACK_GAP = 2.0
 """A face seen at most this many seconds earlier is looked for around where it was."""
+
+ROI_FACE = 48
+"""Around a known face, the search patch is shrunk so that the face is about this many pixels wide
+(cheaper than the frame's own size; much smaller, the cascade misses turned faces)."""
+
+ROI_REACH = 0.75
+"""The patch searched around a known face reaches this many face sizes from its centre."""
+
+ROI_SIZES = (0.8, 1.25)
+"""Sizes looked for around a known face, relative to it."""
+
+FULL_RETRY = 1.0
+"""After a whole-frame search that found no face, the next one waits this many seconds of video,
+twice as long after each further miss, up to :data:`FULL_RETRY_MAX`."""
+
+FULL_RETRY_MAX = 8.0
+"""Longest wait between whole-frame searches while no face is found (a face that appears in a
+video without one is found at most this late)."""
+
+FRAME_SIDE = 320
+"""Frames are read (grey) with their longer side at most this: whole-frame searches run smaller
+still, and a face of the smallest size looked for is still about 20 pixels wide."""
+
+CROP_BATCH = 256
+"""Face crops scored by the CNN at once."""
 
 CROP_MARGIN = 0.08
 """Each side of the detected box grows by this fraction of its size (FER2013 crops show the whole face)."""
@@ -158,82 +190,182 @@ class FaceScorer:
         Args:
             grey: the frame.
             detector: a loaded cascade (one is loaded when None).
-            near: search only around this box, for faces of 0.7-1.4 times its size (tracking).
+            near: search only around this box, for faces of about its size (:data:`ROI_SIZES`; tracking).
         """
         import cv2
 
         detector = detector or self._detector()
-        scale = min(1.0, DETECT_SIDE / min(grey.shape[:2]))
-        small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
-        small = cv2.equalizeHist(small)
-        x0 = y0 = 0
         if near is None:
-            side = max(20, int(self.options.min_face * min(small.shape[:2])))
-            boxes = detector.detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(side, side))
-        else:
-            size = max(near.w, near.h) * scale
-            cx, cy = (v * scale for v in near.centre)
-            x0, y0 = max(0, int(cx - size)), max(0, int(cy - size))
-            roi = small[y0:int(cy + size) + 1, x0:int(cx + size) + 1]
-            lo, hi = max(20, int(0.7 * size)), int(1.4 * size) + 1
-            if min(roi.shape[:2]) < lo:
-                return []
-            boxes = detector.detectMultiScale(roi, scaleFactor=1.1, minNeighbors=4, minSize=(lo, lo),
-                                              maxSize=(hi, hi))
-        return [Face(int(round((x + x0) / scale)), int(round((y + y0) / scale)), int(round(w / scale)),
+            # Shrunk so that the smallest face wanted is the cascade's own window: the cheapest
+            # search that still finds it (and big faces are found more often at this size too).
+            scale = min(1.0, WINDOW / (self.options.min_face * min(grey.shape[:2])))
+            small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
+            side = max(WINDOW, int(self.options.min_face * min(small.shape[:2])))
+            boxes = detector.detectMultiScale(cv2.equalizeHist(small), scaleFactor=1.1, minNeighbors=4,
+                                              minSize=(side, side))
+            return [Face(int(round(x / scale)), int(round(y / scale)), int(round(w / scale)),
+                         int(round(h / scale))) for x, y, w, h in boxes]
+        size = float(max(near.w, near.h))
+        cx, cy = near.centre
+        reach = ROI_REACH * size
+        x0, y0 = max(0, int(cx - reach)), max(0, int(cy - reach))
+        patch = grey[y0:int(cy + reach) + 1, x0:int(cx + reach) + 1]
+        scale = min(1.0, ROI_FACE / size)
+        lo = max(WINDOW, int(ROI_SIZES[0] * size * scale))
+        hi = int(ROI_SIZES[1] * size * scale) + 1
+        if min(patch.shape[:2]) * scale < lo:
+            return []
+        if scale < 1:
+            patch = cv2.resize(patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        boxes = detector.detectMultiScale(cv2.equalizeHist(patch), scaleFactor=1.1, minNeighbors=4,
+                                          minSize=(lo, lo), maxSize=(hi, hi))
+        return [Face(int(round(x / scale)) + x0, int(round(y / scale)) + y0, int(round(w / scale)),
                      int(round(h / scale))) for x, y, w, h in boxes]
+
+    def follower(self) -> "Follower":
+        """A fresh :class:`Follower` (one per pass over a video; not shared between threads)."""
+        return Follower(self)
+
+    def follow(self, frames: Iterable[tuple[float, np.ndarray]]) -> Iterator[tuple[float, np.ndarray, Face | None]]:
+        """The main face (or None) of each ``(seconds, frame)``, frames in time order.
+
+        Yields ``(seconds, grey frame, face)``; see :class:`Follower`.
+        """
+        follower = self.follower()
+        for t, frame in frames:
+            grey, face = follower.step(t, frame)
+            yield t, grey, face
 
     def track(self, times: np.ndarray, frames: Sequence[np.ndarray], indices: Sequence[int],
               hook=None) -> dict[int, tuple[np.ndarray, Face | None]]:
-        """Grey frame and main face (or None) of each frame in ``indices`` (increasing)."""
-        detector = self._detector()
+        """Grey frame and main face (or None) of each frame in ``indices`` (increasing), as :meth:`follow` finds them."""
         out: dict[int, tuple[np.ndarray, Face | None]] = {}
-        last, last_t = None, -np.inf
-        for n, i in enumerate(indices):
-            grey = to_grey(frames[i])
-            face = None
-            if last is not None and times[i] - last_t <= TRACK_GAP:
-                face = choose_main(self.detect(grey, detector, near=last), last)
-            if face is None:
-                face = choose_main(self.detect(grey, detector), last)
-            if face is not None:
-                last, last_t = face, times[i]
+        found = self.follow((float(times[i]), frames[i]) for i in indices)
+        for n, (i, (_, grey, face)) in enumerate(zip(indices, found)):
             out[i] = (grey, face)
             if hook:
                 hook("face", n + 1, len(indices))
         return out
 
-    def _frames(self, media: MediaContext):
+    def _plan(self, grid: np.ndarray, utterances: Sequence[Utterance]) -> list[np.ndarray]:
+        """For each utterance, the indices into ``grid`` (frame times) of the frames to look at."""
+        per_utt = []
+        k = self.options.max_frames_per_utterance
+        for u in utterances:
+            lo, hi = np.searchsorted(grid, [u.start - SPAN_SLACK, u.end + SPAN_SLACK + 1e-9])
+            idx = np.arange(lo, hi)
+            if len(idx) > k:
+                idx = idx[np.linspace(0, len(idx) - 1, k).round().astype(int)]
+            per_utt.append(idx)
+        return per_utt
+
+    def _numbered_frames(self, media: MediaContext, utterances: Sequence[Utterance]):
+        """``(grid times, iterator of (grid index, seconds, frame), wanted)``: the frames, streamed
+        if the pipeline offers a stream, each numbered by its place on the sampling grid; the
+        caller fills the set ``wanted`` with the grid indices to read before iterating (a stream
+        skips converting the others)."""
+        if media.frame_stream is not None:
+            fps = media.frame_fps or self.options.fps
+            end = max(media.duration, max((u.end for u in utterances), default=0.0)) + SPAN_SLACK
+            grid = np.arange(int(math.floor(end * fps)) + 1) / fps
+
+            def slot(t: float) -> int:
+                return int(math.floor(t * fps + 1e-6))
+
+            def numbered():
+                for t, frame in media.frame_stream(grey=True, max_side=FRAME_SIDE,
+                                                   want=lambda t: slot(t) in self_wanted):
+                    yield slot(t), t, frame
+
+            self_wanted: set[int] = set()
+            return grid, numbered(), self_wanted
         if media.frames is not None:
-            return media.frames()
-        try:
-            from ..media import sample_frames
-        except ImportError as e:
-            raise MediaError("no frames given and emotrace.media.sample_frames is unavailable") from e
-        return sample_frames(media.path, self.options.fps)
+            times, frames = media.frames()
+        else:
+            try:
+                from ..media import sample_frames
+            except ImportError as e:
+                raise MediaError("no frames given and emotrace.media.sample_frames is unavailable") from e
+            times, frames = sample_frames(media.path, self.options.fps)
+        times = np.asarray(times, dtype=np.float64)
+        return times, ((i, float(t), f) for i, (t, f) in enumerate(zip(times, frames))), set()
 
     def score_utterances(self, media: MediaContext, utterances: Sequence[Utterance],
                          hook=None) -> list[Scores | None]:
         """Scores per utterance from the main face in its frames, None where no face was seen."""
         if not media.has_video or not utterances:
             return [None] * len(utterances)
-        times, frames = self._frames(media)
-        times = np.asarray(times, dtype=np.float64)
-        per_utt: list[np.ndarray] = []
-        for u in utterances:
-            idx = np.flatnonzero((times >= u.start - SPAN_SLACK) & (times <= u.end + SPAN_SLACK))
-            k = self.options.max_frames_per_utterance
-            if len(idx) > k:
-                idx = idx[np.linspace(0, len(idx) - 1, k).round().astype(int)]
-            per_utt.append(idx)
-        needed = sorted(set(np.concatenate(per_utt).tolist())) if per_utt else []
-        found = self.track(times, frames, needed, hook)
-        with_face = [i for i in needed if found[i][1] is not None]
-        crops = (np.stack([crop_face(found[i][0], found[i][1], self.size) for i in with_face])
-                 if with_face else np.zeros((0, self.size, self.size), np.float32))
-        probs = dict(zip(with_face, self.predict_crops(crops)))
+        grid, frames, wanted = self._numbered_frames(media, utterances)
+        per_utt = self._plan(grid, utterances)
+        wanted.update(np.concatenate(per_utt).tolist() if per_utt else ())
+        last = max(wanted, default=-1)
+        probs: dict[int, np.ndarray] = {}
+        pending_ids: list[int] = []
+        pending: list[np.ndarray] = []
+
+        def flush() -> None:
+            if pending:
+                probs.update(zip(pending_ids, self.predict_crops(np.stack(pending))))
+                pending_ids.clear()
+                pending.clear()
+
+        follower = self.follower()
+        seen: set[int] = set()
+        done = 0
+        for i, t, frame in frames:
+            if i > last:
+                break  # past the last utterance's frames: stop decoding
+            if i not in wanted or i in seen:
+                continue
+            seen.add(i)
+            grey, face = follower.step(t, frame)
+            if face is not None:
+                pending_ids.append(i)
+                pending.append(crop_face(grey, face, self.size))
+                if len(pending) >= CROP_BATCH:
+                    flush()
+            done += 1
+            if hook:
+                hook("face", done, len(wanted))
+        if hasattr(frames, "close"):
+            frames.close()  # ends the decoder now, not at garbage collection
+        flush()
         out: list[Scores | None] = []
         for idx in per_utt:
             rows = [probs[i] for i in idx.tolist() if i in probs]
             out.append(scores_from_emotions(np.mean(rows, axis=0)) if rows else None)
         return out
+
+
+class Follower:
+    """Follows the main face through the frames of one video, in time order.
+
+    Around the last face seen (at most :data:`TRACK_GAP` seconds earlier) it searches a small
+    patch; otherwise, or when that fails, the whole frame, unless whole-frame searches have been
+    failing: after a miss the next waits :data:`FULL_RETRY` seconds, doubling with each further
+    miss up to :data:`FULL_RETRY_MAX`.
+    """
+
+    def __init__(self, scorer: FaceScorer):
+        self.scorer = scorer
+        self.detector = scorer._detector()
+        self.last: Face | None = None
+        self.last_t = -math.inf
+        self.next_full = -math.inf
+        self.wait = FULL_RETRY
+
+    def step(self, t: float, frame: np.ndarray) -> tuple[np.ndarray, Face | None]:
+        """The grey frame at ``t`` seconds and its main face (or None)."""
+        grey = to_grey(frame)
+        face = None
+        if self.last is not None and t - self.last_t <= TRACK_GAP:
+            face = choose_main(self.scorer.detect(grey, self.detector, near=self.last), self.last)
+        if face is None and t >= self.next_full:
+            face = choose_main(self.scorer.detect(grey, self.detector), self.last)
+            if face is None:
+                self.next_full = t + self.wait
+                self.wait = min(2 * self.wait, FULL_RETRY_MAX)
+        if face is not None:
+            self.last, self.last_t = face, t
+            self.next_full, self.wait = -math.inf, FULL_RETRY
+        return grey, face
