@@ -85,10 +85,11 @@ def closest_quantization(tmp: Path, dev_csv: Path, context: int, max_length: int
     model_folder(tmp / "fp32.onnx", tmp / "ref", context, max_length)
     ref_e, ref_s = probs(tmp / "ref")
     distances = {}
-    for name, kw in QUANT_VARIANTS.items():
-        quantize(tmp / "fp32.onnx", tmp / "q.onnx", **kw)
-        model_folder(tmp / "q.onnx", tmp / "q", context, max_length)
-        e, s = probs(tmp / "q")
+    for i, (name, kw) in enumerate(QUANT_VARIANTS.items()):
+        # A folder per variant: sessions are cached by path, so reusing one would measure the first.
+        quantize(tmp / "fp32.onnx", tmp / f"q{i}.onnx", **kw)
+        model_folder(tmp / f"q{i}.onnx", tmp / f"q{i}", context, max_length)
+        e, s = probs(tmp / f"q{i}")
         distances[name] = round(float(np.abs(e - ref_e).sum(1).mean() + np.abs(s - ref_s).sum(1).mean()), 4)
         log.info("%s: mean L1 distance to float32 %.4f", name, distances[name])
     best = min(distances, key=distances.get)
