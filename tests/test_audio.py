@@ -1,4 +1,4 @@
-"""The voice modality: windowing, features, the shipped model, and ``emotrace evaluate audio``."""
+"""The voice modality: features (from the recogniser's encoder states), the shipped model, and ``emotrace evaluate audio``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from emotrace.errors import ConfigError, DataError, ModelError
 from emotrace.evaluate import evaluate_audio
 from emotrace.labels import EMOTIONS
 from emotrace.models import MODELS_DIR
-from emotrace.modalities.audio import AudioScorer, plan_windows, prosody, speech_span
+from emotrace.modalities.audio import AudioScorer, prosody, speech_span
 from emotrace.modalities.base import SAMPLE_RATE, MediaContext
 from emotrace.types import Utterance
 
@@ -40,16 +40,46 @@ def scorer() -> AudioScorer:
     return AudioScorer()
 
 
-def test_windows_cover_every_span_and_skip_long_silences():
-    spans = [(0.2, 3.0), (3.4, 12.5), (30.0, 31.0), (31.2, 52.0)]
-    starts = plan_windows(spans, 10.0, 0.5)
-    for s, e in spans:
-        # every instant of every span falls in some window
-        for t in np.linspace(s, e, 50):
-            assert any(w <= t <= w + 10.0 for w in starts)
-    assert starts[:2] == [0.0, 10.0]  # continuous speech: windows end to end
-    assert 29.5 in starts  # after 17 s of silence a window starts just before the next utterance
-    assert len(starts) == 2 + 3  # 20 s then 22 s of speech; no window spent on the silence
+def test_voice_reuses_the_recognisers_encoder_states(scorer, monkeypatch):
+    """With the recogniser's states in the context the voice runs no encoder of its own, and
+    scores as it does when it computes the same states itself."""
+    from emotrace.asr import Transcriber
+    from emotrace.media import decode_audio
+    from emotrace.segmentation import segment
+    from emotrace.config import SegmentationOptions
+    from emotrace.whisper_states import STATES_KEY
+
+    from .conftest import FIXTURES
+
+    audio = decode_audio(FIXTURES / "dialogue.wav")
+    heard = Transcriber().transcribe(audio, keep_states=True)
+    utts = segment(heard.words, SegmentationOptions(), len(audio) / SAMPLE_RATE)
+    assert len(utts) >= 4
+    alone = MediaContext(path="dialogue.wav", duration=len(audio) / SAMPLE_RATE, audio=audio)
+    own = scorer.score_utterances(alone, utts)
+
+    def no_encoder(*args, **kwargs):
+        raise AssertionError("the voice ran its own encoder pass")
+
+    monkeypatch.setattr(scorer.features, "states", no_encoder)
+    shared = MediaContext(path="dialogue.wav", duration=alone.duration, audio=audio,
+                          extras={STATES_KEY: heard.encoder})
+    reused = scorer.score_utterances(shared, utts)
+    for a, b in zip(own, reused):
+        assert np.allclose(a.emotions, b.emotions, atol=1e-4)
+
+
+def test_a_voice_model_for_other_features_is_refused(tmp_path):
+    import shutil
+
+    for name in ("model.onnx", "config.json"):
+        shutil.copy(MODELS_DIR / "audio" / name, tmp_path / name)
+    info = json.loads((tmp_path / "config.json").read_text())
+    del info["features"]
+    info["window_seconds"] = 10.0  # version 1: its own 10 s encoder windows
+    (tmp_path / "config.json").write_text(json.dumps(info))
+    with pytest.raises(ModelError, match="trained on other features"):
+        AudioScorer(AudioOptions(model=str(tmp_path)))
 
 
 def test_speech_span_trims_silence():
@@ -87,8 +117,7 @@ def test_scores_each_utterance_and_sum_to_one(scorer):
         assert math.isclose(sum(s.emotions), 1.0, abs_tol=1e-6)
         assert math.isclose(sum(s.sentiments), 1.0, abs_tol=1e-6)
     assert out[4] is None  # nothing of it is inside the audio
-    # Scoring is a pure function of the input: same answer twice, and per utterance the same
-    # answer whether scored among others or with its own window (up to window context).
+    # Scoring is a pure function of the input: same answer twice.
     assert scorer.score_utterances(media, utts) == out
 
 

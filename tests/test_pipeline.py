@@ -245,3 +245,29 @@ def test_voice_modality_plugs_in():
     assert len(result.utterances) == len(SENTENCES)
     assert all(set(r.modalities) == {"text", "audio"} for r in result.utterances)
     assert "audio" in result.metadata["timings"] and "audio" in result.metadata["models"]
+
+
+class StatesScorer:
+    """A stand-in voice modality that records the encoder states the pipeline hands it."""
+
+    name, model_name = "audio", "states@test"
+    uses_whisper_states = True
+
+    def __init__(self):
+        self.seen = []
+
+    def score_utterances(self, media, utterances, hook=None):
+        from emotrace.whisper_states import STATES_KEY
+
+        self.seen.append(media.extras.get(STATES_KEY))
+        return [None] * len(utterances)
+
+
+def test_recognisers_encoder_states_reach_the_modalities_that_use_them():
+    voice = StatesScorer()
+    p = Pipeline(PipelineConfig(modalities=("text", "audio")), scorers={"text": HashTextScorer(), "audio": voice})
+    result = p.analyze(FIXTURES / "dialogue.mp4")
+    states = voice.seen[0]
+    assert states is not None and states.model == p.transcriber.encoder_key
+    for r in result.utterances:  # every utterance has the recogniser's states under it
+        assert len(states.between(r.utterance.start, r.utterance.end)) > 0

@@ -36,7 +36,7 @@ STATES_KEY = "whisper_states"
 """Key of the recogniser's :class:`EncoderStates` in ``MediaContext.extras``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compared by identity
 class EncoderStates:
     """Encoder states of the speech in one signal.
 

