@@ -144,6 +144,16 @@ def _table(report: dict, labels) -> str:
     return "\n".join(rows)
 
 
+def train_command(cfg: dict) -> str:
+    """The ``training.text.train`` command line that a run's ``train_config.json`` records."""
+    extra = cfg.get("extra") or ""
+    return (f"python -m training.text.train --data-dir ../shared/data --out {cfg['out']} --context {cfg['context']} "
+            f"--epochs {cfg['epochs']} --lr {cfg['lr']} --batch-size {cfg['batch_size']} --max-length {cfg['max_length']} "
+            f"--class-weight-power {cfg['class_weight_power']} --sentiment-loss {cfg['sentiment_loss']} --seed {cfg['seed']}"
+            + (f" --extra {extra}" if extra else "")
+            + (f" --goemotions-per-class {cfg['goemotions_per_class']}" if cfg.get("goemotions_per_class") else ""))
+
+
 def model_card(cfg: dict, reports: dict, kind: str, variant: str, distances: dict) -> str:
     r = reports[kind]
     e, s = r["emotion"], r["sentiment"]
@@ -155,13 +165,23 @@ def model_card(cfg: dict, reports: dict, kind: str, variant: str, distances: dic
                     + (f", at most {cap:,} per emotion" if cap else "") + " (Apache-2.0)")
     if "dailydialog" in extra:
         data.append("DailyDialog train (CC BY-NC-SA 4.0: non-commercial)")
-    cmd = (f"python -m training.text.train --data-dir ../shared/data --out {cfg['out']} --context {cfg['context']} "
-           f"--epochs {cfg['epochs']} --lr {cfg['lr']} --batch-size {cfg['batch_size']} --max-length {cfg['max_length']} "
-           f"--class-weight-power {cfg['class_weight_power']} --sentiment-loss {cfg['sentiment_loss']} --seed {cfg['seed']}"
-           + (f" --extra {extra}" if extra else "")
-           + (f" --goemotions-per-class {cfg['goemotions_per_class']}" if cfg.get("goemotions_per_class") else ""))
-    hist = "\n".join(f"| {h['epoch']} | {h['emotion_wf1']:.4f} | {h['emotion_mf1']:.4f} | {h['sentiment_wf1']:.4f} |"
-                     for h in cfg["history"])
+    soup = cfg.get("soup") if (cfg.get("soup") or {}).get("kept") else None
+    if soup:
+        cmd = "\n".join([train_command(c) for c in soup["configs"]]
+                        + ["python -m training.text.soup --runs " + " ".join(c["out"] for c in soup["configs"])
+                           + f" --out {cfg['out']}"])
+        hist = "\n".join(f"| {i['run']} | {i['emotion_wf1']:.4f} | {i['sentiment_wf1']:.4f} |"
+                         for i in soup["ingredients"])
+        hist = ("The shipped weights are the average (\"model soup\") of the runs below, each the best epoch of "
+                "its run; the soup was kept because it beat both on dev (torch, before export).\n\n"
+                "| run | emotion wF1 | sentiment wF1 |\n|---|---|---|\n" + hist
+                + f"\n| **soup** | {soup['soup_dev']['emotion_wf1']:.4f} | {soup['soup_dev']['sentiment_wf1']:.4f} |")
+    else:
+        cmd = train_command(cfg)
+        hist = ("Dev per epoch (torch, before export):\n\n"
+                "| epoch | emotion wF1 | emotion macro F1 | sentiment wF1 |\n|---|---|---|---|\n"
+                + "\n".join(f"| {h['epoch']} | {h['emotion_wf1']:.4f} | {h['emotion_mf1']:.4f} | {h['sentiment_wf1']:.4f} |"
+                             for h in cfg["history"]))
     return f"""# Model card: {NAME} v{VERSION} (text emotion + sentiment)
 
 **What it does.** Scores an English utterance (with up to {cfg['context']} preceding utterance(s) of the same
@@ -191,11 +211,7 @@ python -m training.text.export --run {cfg['out']} --out src/emotrace/models/text
 ```
 
 Selection (epochs, context length, learning rate) used MELD **dev** only; the best epoch by dev emotion wF1 +
-sentiment wF1 is kept. Dev per epoch (torch, before export):
-
-| epoch | emotion wF1 | emotion macro F1 | sentiment wF1 |
-|---|---|---|---|
-{hist}
+sentiment wF1 is kept. {hist}
 
 **Scores on MELD dev** ({r['n']} utterances), measured on the shipped ONNX file with
 `emotrace evaluate text --meld-csv ../shared/data/meld/dev_sent_emo.csv`:
