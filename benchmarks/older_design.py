@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/older_design.py [--runs 3] [--quick]
 
 emotrace's side is the shipped code path for one utterance of about 3 s, media already decoded:
-text (tokenise + ONNX model, with the utterance before it as context), voice (Whisper tiny.en
-encoder over the utterance's window + prosody + ONNX head), face (Haar detection and tracking on
-the utterance's sampled frames + the expression CNN) and fusion of the three.
+text (tokenise + ONNX model, with the utterance before it as context), voice (pooling of the
+Whisper tiny.en encoder states the speech recogniser already computed + prosody + ONNX head),
+face (Haar detection and tracking on the utterance's sampled frames, decoded beforehand and
+replayed as the pipeline's frame stream + the expression CNN) and fusion of the three.
 
 The older design (``../shared/reference/older-service-README.md``) is rebuilt in torch with
 random weights — speed does not depend on the weights: BERT-base (``transformers.BertModel``
@@ -159,7 +160,7 @@ def time_emotrace(runs: int) -> tuple[dict[str, float | None], dict[str, str]]:
     from emotrace.config import MediaOptions
     from emotrace.errors import EmotraceError
     from emotrace.fusion import fuse
-    from emotrace.media import decode_audio, sample_frames
+    from emotrace.media import decode_audio, iter_frames
     from emotrace.modalities.base import MediaContext
     from emotrace.types import Utterance
 
@@ -174,8 +175,13 @@ def time_emotrace(runs: int) -> tuple[dict[str, float | None], dict[str, str]]:
     scores["text"] = text.score([utt.text], ["No, when did they decide that? Nobody tells me anything."])[0]
     out["text"] = median_ms(lambda: text.score([utt.text], ["No, when did they decide that?"]), runs * 10)
 
+    from emotrace.asr import Transcriber
+    from emotrace.whisper_states import STATES_KEY
+
     audio = decode_audio(FIXTURE)
-    media = MediaContext(path=str(FIXTURE), duration=len(audio) / 16000, audio=audio)
+    heard = Transcriber().transcribe(audio, keep_states=True)  # as the pipeline: the voice reuses its states
+    media = MediaContext(path=str(FIXTURE), duration=len(audio) / 16000, audio=audio,
+                         extras={STATES_KEY: heard.encoder} if heard.encoder is not None else {})
     try:
         from emotrace.modalities.audio import AudioScorer
 
@@ -189,10 +195,17 @@ def time_emotrace(runs: int) -> tuple[dict[str, float | None], dict[str, str]]:
     try:
         from emotrace.modalities.face import FaceScorer
 
+        from emotrace.modalities.face import FRAME_SIDE
+
         face = FaceScorer()
-        sampled = sample_frames(clip, face.options.fps, MediaOptions().frame_max_side)  # as the pipeline
-        fmedia = MediaContext(path=str(clip), duration=float(sampled[0][-1]) + 0.5, audio=None,
-                              has_video=True, frames=lambda: sampled)
+        side = min(FRAME_SIDE, MediaOptions().frame_max_side)
+        decoded = list(iter_frames(clip, face.options.fps, side, grey=True))  # as the face stream reads them
+
+        def replay(grey=True, max_side=0, want=None):
+            return ((t, f) for t, f in decoded if want is None or want(t))
+
+        fmedia = MediaContext(path=str(clip), duration=decoded[-1][0] + 0.5, audio=None, has_video=True,
+                              frame_stream=replay, frame_fps=face.options.fps)
         scores["face"] = face.score_utterances(fmedia, [utt])[0]
         out["face"] = median_ms(lambda: face.score_utterances(fmedia, [utt]), runs * 3)
         notes["face"] = f"frames from {clip.name}" + ("" if scores["face"] else " (no face found)")

@@ -240,13 +240,16 @@ class FaceOptions:
         min_face: smallest face looked for, as a fraction of the frame's shorter side (whole-frame
             searches run on the frame shrunk so that this is 20 pixels: smaller is slower).
         max_frames_per_utterance: at most this many frames (evenly spread) are scored per utterance.
+            Each costs a face search and a pass of the expression CNN (about 5-8 ms together on
+            one loaded core of the benchmark machine): 2 keeps voice + face under issue 4's 20 ms
+            per utterance there, 4 costs about 8 ms more (``benchmarks/README.md``).
         threads: intra-op threads for ONNX Runtime; 0 lets it decide.
     """
 
     model: str = "default"
     fps: float = 2.0
     min_face: float = 0.125
-    max_frames_per_utterance: int = 4
+    max_frames_per_utterance: int = 2
     threads: int = 0
 
     def __post_init__(self) -> None:

@@ -45,8 +45,9 @@ CASCADE = "haarcascade_frontalface_alt2.xml"
 WINDOW = 20
 """The cascade's own window (pixels): the smallest face it finds."""
 
-TRACK_GAP = 2.0
-"""A face seen at most this many seconds earlier is looked for around where it was."""
+TRACK_GAP = 5.0
+"""A face seen at most this many seconds earlier is looked for around where it was first (a
+search there costs a millisecond or two; the frames looked at can be seconds apart)."""
 
 ROI_FACE = 48
 """Around a known face, the search patch is shrunk so that the face is about this many pixels wide
