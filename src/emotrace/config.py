@@ -240,9 +240,10 @@ class FaceOptions:
         min_face: smallest face looked for, as a fraction of the frame's shorter side (whole-frame
             searches run on the frame shrunk so that this is 20 pixels: smaller is slower).
         max_frames_per_utterance: at most this many frames (evenly spread) are scored per utterance.
-            Each costs a face search and a pass of the expression CNN (about 5-8 ms together on
-            one loaded core of the benchmark machine): 2 keeps voice + face under issue 4's 20 ms
-            per utterance there, 4 costs about 8 ms more (``benchmarks/README.md``).
+            Each costs a face search and a pass of the expression CNN: with 2, voice + face cost
+            11 ms per utterance on the 2-core benchmark machine when quiet and 19-20 ms under
+            load (issue 4 asks for under 20 ms); 4 cost about 15 ms more under load
+            (``benchmarks/README.md``, "Voice and face cost").
         threads: intra-op threads for ONNX Runtime; 0 lets it decide.
     """
 
