@@ -158,6 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--stop-after", type=int, default=0,
                     help="stop after this many epochs (the LR schedule still spans --epochs)")
     ap.add_argument("--export-only", action="store_true", help="export <out>/best.pt and measure it, no training")
+    ap.add_argument("--model-version", default="1",
+                    help="version written to config.json (part of emotrace's result-cache key: raise it "
+                         "for every model that ships)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -228,7 +231,7 @@ def finish(model: ExpressionNet, x_val: torch.Tensor, y_val: torch.Tensor, args:
     report["confusion_matrix"] = confusion_matrix(y_val.numpy(), pred, len(EMOTIONS)).tolist()
     report["n"] = int(len(y_val))
     (args.out / "metrics.json").write_text(json.dumps(report, indent=1))
-    config = {"name": "emotrace-face-vgg", "version": "1", "emotions": list(EMOTIONS),
+    config = {"name": "emotrace-face-vgg", "version": args.model_version, "emotions": list(EMOTIONS),
               "input_size": 48, "input": "grey face crop, float32 in [0, 1], shape (N, 1, 48, 48)",
               "onnx_file": "model.onnx", "stages": [list(s) for s in STAGES],
               "training": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
