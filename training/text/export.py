@@ -14,7 +14,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -53,48 +52,9 @@ def export_onnx(model: EmotionModel, path: Path) -> None:
                       opset_version=17, dynamo=False)
 
 
-QUANT_VARIANTS = {
-    "int8 per-channel": {"weight_type": "QInt8"},
-    "int8 per-channel, 7-bit range": {"weight_type": "QInt8", "reduce_range": True},
-    "uint8 per-channel": {"weight_type": "QUInt8"},
-}
-"""Dynamic-quantisation settings tried; the one whose dev probabilities stay closest to float32 wins."""
-
-
-def quantize(src: Path, dst: Path, weight_type: str = "QInt8", reduce_range: bool = False) -> None:
+def quantize(src: Path, dst: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    quantize_dynamic(str(src), str(dst), weight_type=getattr(QuantType, weight_type), per_channel=True,
-                     reduce_range=reduce_range)
-
-
-def closest_quantization(tmp: Path, dev_csv: Path, context: int, max_length: int) -> tuple[str, dict]:
-    """Quantise ``tmp/fp32.onnx`` each way in :data:`QUANT_VARIANTS` into ``tmp/int8.onnx`` and keep
-    the variant whose dev probabilities differ least from float32's (mean L1 distance, emotion
-    plus sentiment). The choice uses no labels, so it cannot fit dev's answers.
-
-    Returns:
-        the chosen variant's name and every variant's distance.
-    """
-    from emotrace.modalities.text import TextScorer
-
-    from .calibrate import dev_probabilities
-
-    def probs(folder: Path):
-        return dev_probabilities(TextScorer(TextOptions(model=str(folder))), dev_csv)[:2]
-
-    model_folder(tmp / "fp32.onnx", tmp / "ref", context, max_length)
-    ref_e, ref_s = probs(tmp / "ref")
-    distances = {}
-    for i, (name, kw) in enumerate(QUANT_VARIANTS.items()):
-        # A folder per variant: sessions are cached by path, so reusing one would measure the first.
-        quantize(tmp / "fp32.onnx", tmp / f"q{i}.onnx", **kw)
-        model_folder(tmp / f"q{i}.onnx", tmp / f"q{i}", context, max_length)
-        e, s = probs(tmp / f"q{i}")
-        distances[name] = round(float(np.abs(e - ref_e).sum(1).mean() + np.abs(s - ref_s).sum(1).mean()), 4)
-        log.info("%s: mean L1 distance to float32 %.4f", name, distances[name])
-    best = min(distances, key=distances.get)
-    quantize(tmp / "fp32.onnx", tmp / "int8.onnx", **QUANT_VARIANTS[best])
-    return best, distances
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
 
 
 def model_folder(onnx_file: Path, folder: Path, context: int, max_length: int) -> None:
@@ -121,8 +81,7 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         export_onnx(model, tmp / "fp32.onnx")
-        variant, distances = closest_quantization(tmp, dev_csv, cfg["context"], cfg["max_length"])
-        log.info("quantisation: %s", variant)
+        quantize(tmp / "fp32.onnx", tmp / "int8.onnx")
         reports = {}
         for kind in ("fp32", "int8"):
             model_folder(tmp / f"{kind}.onnx", tmp / kind, cfg["context"], cfg["max_length"])
@@ -135,7 +94,7 @@ def main(argv=None) -> None:
         if args.out.exists():
             shutil.rmtree(args.out)
         shutil.copytree(tmp / kind, args.out)
-    (args.out / "MODEL_CARD.md").write_text(model_card(cfg, reports, kind, variant, distances))
+    (args.out / "MODEL_CARD.md").write_text(model_card(cfg, reports, kind))
 
 
 def _table(report: dict, labels) -> str:
@@ -154,7 +113,7 @@ def train_command(cfg: dict) -> str:
             + (f" --goemotions-per-class {cfg['goemotions_per_class']}" if cfg.get("goemotions_per_class") else ""))
 
 
-def model_card(cfg: dict, reports: dict, kind: str, variant: str, distances: dict) -> str:
+def model_card(cfg: dict, reports: dict, kind: str) -> str:
     r = reports[kind]
     e, s = r["emotion"], r["sentiment"]
     extra = cfg.get("extra") or ""
@@ -223,9 +182,7 @@ sentiment wF1 is kept. {hist}
 
 float32 → int8: emotion wF1 {reports['fp32']['emotion']['weighted_f1']:.4f} → {reports['int8']['emotion']['weighted_f1']:.4f},
 sentiment wF1 {reports['fp32']['sentiment']['weighted_f1']:.4f} → {reports['int8']['sentiment']['weighted_f1']:.4f}
-(int8 is shipped when the emotion drop is ≤ {MAX_QUANT_DROP}). Quantisation: dynamic, {variant}, chosen
-among {len(distances)} settings as the one whose dev probabilities stay closest to float32's (mean L1
-distance: {', '.join(f'{k} {v}' for k, v in distances.items())}; no labels used).
+(int8 is shipped when the emotion drop is ≤ {MAX_QUANT_DROP}).
 
 Emotion per class:
 
