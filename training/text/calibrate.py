@@ -30,6 +30,7 @@ import numpy as np
 from emotrace.config import TextOptions
 from emotrace.datasets import read_meld_csv
 from emotrace.labels import EMOTIONS, SENTIMENTS
+from emotrace.metrics import classification_report
 from emotrace.modalities.text import TextScorer, apply_bias, contexts_for
 
 log = logging.getLogger("calibrate")
@@ -37,11 +38,8 @@ ALPHAS = np.round(np.arange(0.0, 1.0001, 0.1), 2)
 
 
 def weighted_f1(y: np.ndarray, pred: np.ndarray, n: int) -> float:
-    """Support-weighted F1 from a confusion matrix (fast; used many times)."""
-    cm = np.bincount(y * n + pred, minlength=n * n).reshape(n, n).astype(float)
-    tp, support, predicted = np.diag(cm), cm.sum(1), cm.sum(0)
-    f1 = np.divide(2 * tp, support + predicted, out=np.zeros(n), where=(support + predicted) > 0)
-    return float((f1 * support).sum() / support.sum())
+    """Support-weighted F1 of class indices ``0..n-1`` (emotrace's own metric)."""
+    return float(classification_report(list(y), list(pred), [str(c) for c in range(n)])["weighted_f1"])
 
 
 def prior_bias(prior: np.ndarray, alpha: float, fixed: int) -> np.ndarray:
