@@ -18,8 +18,8 @@ from emotrace.modalities.text import TextScorer, apply_bias, contexts_for, encod
 from .conftest import TEXT_MODEL, shared_data
 
 # Floors set just under what the shipped model measured on MELD dev (see its MODEL_CARD.md).
-MELD_DEV_EMOTION_WF1_FLOOR = 0.56
-MELD_DEV_SENTIMENT_WF1_FLOOR = 0.66
+MELD_DEV_EMOTION_WF1_FLOOR = 0.58
+MELD_DEV_SENTIMENT_WF1_FLOOR = 0.68
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +51,13 @@ def test_batching_and_order_do_not_change_scores(scorer):
     texts = ["Hi.", "Why would you ever say that to her, of all people?", "Fine, whatever.", "Wow!"]
     one_by_one = [scorer.score([t])[0] for t in texts]
     together = scorer.score(texts)
-    # int8 dynamic quantisation scales activations per batch, so batch-mates move scores a
-    # little (measured ≤ 0.005); anything larger would mean padding or ordering leaks in.
+    # int8 dynamic quantisation scales activations per batch (one scale per tensor), so
+    # batch-mates move a probability a little: up to 0.03 for v1 and 0.06 for v2 on these four
+    # sentences with onnxruntime 1.32 (weight-only int8, which has no such effect, was 3x slower).
+    # Unmasked padding or scores written to the wrong rows would move them far more.
     for a, b in zip(one_by_one, together):
-        assert max(abs(x - y) for x, y in zip(a.emotions, b.emotions)) < 0.02
+        assert max(abs(x - y) for x, y in zip(a.emotions, b.emotions)) < 0.1
+        assert a.top_emotion == b.top_emotion and a.top_sentiment == b.top_sentiment
 
 
 def test_context_is_the_preceding_turns_and_is_cut_oldest_first(scorer):
