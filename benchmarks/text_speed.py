@@ -1,9 +1,10 @@
 """Text model throughput: utterances per second at a given batch size on this CPU.
 
-    .venv/bin/python benchmarks/text_speed.py [--batch-size 32] [--repeats 5] [--threads 0]
+    .venv/bin/python benchmarks/text_speed.py [--batch-size 32] [--repeats 5] [--threads 0] [--context N]
 
-Uses MELD dev utterances (with the model's context) when ../shared/data is present, otherwise
-a fixed set of sentences. Prints a small table of the median over several runs.
+Uses MELD dev utterances (with the model's context, or ``--context N`` preceding turns: what a
+model trained with that context would cost) when ../shared/data is present, otherwise a fixed
+set of sentences. Prints a small table of the median over several runs.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--context", type=int, default=None,
+                   help="preceding turns fed with each utterance (default: the model's own)")
     args = p.parse_args()
-    scorer = TextScorer(TextOptions(batch_size=args.batch_size, threads=args.threads))
+    scorer = TextScorer(TextOptions(batch_size=args.batch_size, threads=args.threads,
+                                    context_turns=args.context))
     if MELD_DEV.exists():
         texts, contexts = [], []
         for d in read_meld_csv(MELD_DEV):
