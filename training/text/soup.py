@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .train import EmotionModel, base_model_dir, base_of, evaluate, meld_examples
+from .train import base_model_dir, base_of, evaluate, meld_examples, model_for
 
 log = logging.getLogger("soup")
 
@@ -56,7 +56,7 @@ def main(argv=None) -> None:
     enc_dir = base_model_dir(base_of(cfg))
     tokenizer = load_tokenizer(enc_dir / "tokenizer.json")
     dev = meld_examples(args.data_dir / "meld" / "dev_sent_emo.csv", cfg["context"])
-    model = EmotionModel(enc_dir, layers=int(cfg.get("layers", 0)), pool=cfg.get("pool", "all"))
+    model = model_for(cfg)
 
     def score(state: dict) -> tuple[float, dict]:
         model.load_state_dict(state)

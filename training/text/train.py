@@ -98,11 +98,16 @@ def base_of(cfg: dict) -> str:
     return cfg.get("base", "minilm")
 
 
+def model_for(cfg: dict) -> EmotionModel:
+    """An :class:`EmotionModel` shaped as a run's ``train_config.json`` describes (fresh heads)."""
+    return EmotionModel(base_model_dir(base_of(cfg)), layers=int(cfg.get("layers", 0)),
+                        pool=cfg.get("pool", "all"))
+
+
 def load_run(run: Path) -> tuple[EmotionModel, dict]:
     """A finished run's best weights in an :class:`EmotionModel`, and its ``train_config.json``."""
     cfg = json.loads((run / "train_config.json").read_text())
-    model = EmotionModel(base_model_dir(base_of(cfg)), layers=int(cfg.get("layers", 0)),
-                         pool=cfg.get("pool", "all"))
+    model = model_for(cfg)
     model.load_state_dict(torch.load(run / "best.pt", map_location="cpu"))
     return model.eval(), cfg
 
