@@ -125,7 +125,8 @@ def train_command(cfg: dict) -> str:
             + (f" --layers {cfg['layers']}" if cfg.get("layers") else "")
             + (f" --pool {cfg['pool']}" if cfg.get("pool", "all") != "all" else "")
             + (f" --extra {extra}" if extra else "")
-            + (f" --goemotions-per-class {cfg['goemotions_per_class']}" if cfg.get("goemotions_per_class") else ""))
+            + (f" --goemotions-per-class {cfg['goemotions_per_class']}" if cfg.get("goemotions_per_class") else "")
+            + (f" --dailydialog-per-class {cfg['dailydialog_per_class']}" if cfg.get("dailydialog_per_class") else ""))
 
 
 def architecture(cfg: dict) -> str:
@@ -172,7 +173,9 @@ def model_card(cfg: dict, reports: dict, kind: str, name: str = NAME, version: s
         data.append("GoEmotions-Ekman train, single-label comments only"
                     + (f", at most {cap:,} per emotion" if cap else "") + " (Apache-2.0)")
     if "dailydialog" in extra:
-        data.append("DailyDialog train (CC BY-NC-SA 4.0: non-commercial)")
+        cap = cfg.get("dailydialog_per_class")
+        data.append("DailyDialog train" + (f", at most {cap:,} turns per emotion" if cap else "")
+                    + " (CC BY-NC-SA 4.0: non-commercial)")
     soup = cfg.get("soup") if (cfg.get("soup") or {}).get("kept") else None
     if soup:
         cmd = "\n".join([train_command(c) for c in soup["configs"]]

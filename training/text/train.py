@@ -142,18 +142,30 @@ def goemotions_examples(data_dir: Path, per_class: int = 0, seed: int = 13) -> l
         if len(ids) == 1:
             emo = names[int(ids[0])]
             out.append((text, None, EMOTIONS.index(emo), _sentiment_of(emo)))
-    if per_class > 0:
-        random.Random(seed).shuffle(out)
-        capped, kept = [], np.zeros(len(EMOTIONS), dtype=int)
-        for x in out:
-            if kept[x[2]] < per_class:
-                capped.append(x)
-                kept[x[2]] += 1
-        out = capped
-    return out
+    return cap_per_class(out, per_class, seed)
 
 
-def dailydialog_examples(data_dir: Path, turns: int) -> list[tuple[str, str | None, int, int]]:
+def cap_per_class(examples: list, per_class: int, seed: int = 13) -> list:
+    """At most ``per_class`` examples of each emotion, drawn with ``seed`` (0: keep all)."""
+    if per_class <= 0:
+        return examples
+    shuffled = list(examples)
+    random.Random(seed).shuffle(shuffled)
+    capped, kept = [], np.zeros(len(EMOTIONS), dtype=int)
+    for x in shuffled:
+        if kept[x[2]] < per_class:
+            capped.append(x)
+            kept[x[2]] += 1
+    return capped
+
+
+def dailydialog_examples(data_dir: Path, turns: int, per_class: int = 0,
+                         seed: int = 13) -> list[tuple[str, str | None, int, int]]:
+    """DailyDialog train turns (with ``turns`` preceding turns as context).
+
+    ``per_class > 0`` keeps at most that many turns of each emotion: 72k of its 87k turns are
+    neutral, which would swamp MELD's 10k utterances and multiply the training time by nine.
+    """
     out = []
     with gzip.open(data_dir / "dailydialog" / "train.jsonl.gz", "rt", encoding="utf-8") as f:
         for line in f:
@@ -163,7 +175,7 @@ def dailydialog_examples(data_dir: Path, turns: int) -> list[tuple[str, str | No
             for i, t in enumerate(turns_):
                 out.append((t["utterance"], ctx[i] if ctx else None, EMOTIONS.index(t["emotion"]),
                             _sentiment_of(t["emotion"])))
-    return out
+    return cap_per_class(out, per_class, seed)
 
 
 def batches(examples, tokenizer, batch_size: int, max_length: int, shuffle: bool, seed: int = 0):
@@ -210,6 +222,8 @@ def main(argv=None) -> None:
     p.add_argument("--extra", default="", help="comma list: goemotions,dailydialog")
     p.add_argument("--goemotions-per-class", type=int, default=0,
                    help="with --extra goemotions: at most this many comments per emotion (0: all)")
+    p.add_argument("--dailydialog-per-class", type=int, default=0,
+                   help="with --extra dailydialog: at most this many turns per emotion (0: all)")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--batch-size", type=int, default=32)
@@ -233,7 +247,7 @@ def main(argv=None) -> None:
     if "goemotions" in extras:
         train += goemotions_examples(args.data_dir, args.goemotions_per_class, args.seed)
     if "dailydialog" in extras:
-        train += dailydialog_examples(args.data_dir, args.context)
+        train += dailydialog_examples(args.data_dir, args.context, args.dailydialog_per_class, args.seed)
     log.info("train %d examples, dev %d", len(train), len(dev))
 
     model = EmotionModel(enc_dir, layers=args.layers, pool=args.pool)
