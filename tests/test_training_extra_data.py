@@ -62,3 +62,25 @@ def test_train_command_records_the_dailydialog_cap():
     cmd = train_command(cfg)
     assert "--extra dailydialog --dailydialog-per-class 1500" in cmd
     assert "--goemotions-per-class" not in cmd
+
+
+def test_weight_average_tracks_and_swaps_back():
+    import torch
+    from training.text.train import WeightAverage
+
+    model = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    ema = WeightAverage(model, decay=0.5)
+    for _ in range(3):
+        with torch.no_grad():
+            model.weight.add_(1.0)
+        ema.update()
+    # Decay is capped at (1 + step) / (10 + step), below 0.5 for these first steps.
+    d = [min(0.5, (1 + k) / (10 + k)) for k in (1, 2, 3)]
+    expected = 0.0
+    for k, w in enumerate((1.0, 2.0, 3.0)):
+        expected = d[k] * expected + (1 - d[k]) * w
+    with ema.swapped_in():
+        assert torch.allclose(model.weight, torch.full((1, 2), expected))
+    assert torch.allclose(model.weight, torch.full((1, 2), 3.0))

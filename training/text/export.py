@@ -126,7 +126,8 @@ def train_command(cfg: dict) -> str:
             + (f" --pool {cfg['pool']}" if cfg.get("pool", "all") != "all" else "")
             + (f" --extra {extra}" if extra else "")
             + (f" --goemotions-per-class {cfg['goemotions_per_class']}" if cfg.get("goemotions_per_class") else "")
-            + (f" --dailydialog-per-class {cfg['dailydialog_per_class']}" if cfg.get("dailydialog_per_class") else ""))
+            + (f" --dailydialog-per-class {cfg['dailydialog_per_class']}" if cfg.get("dailydialog_per_class") else "")
+            + (f" --ema {cfg['ema']}" if cfg.get("ema") else ""))
 
 
 def architecture(cfg: dict) -> str:

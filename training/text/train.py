@@ -11,6 +11,7 @@ sentiment weighted F1. Then ``python -m training.text.export`` writes the ONNX m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import logging
@@ -204,6 +205,39 @@ def evaluate(model, examples, tokenizer, max_length: int) -> dict:
             "sentiment": classification_report([x[3] for x in examples], ps, SENTIMENTS)}
 
 
+class WeightAverage:
+    """An exponential moving average of a model's parameters, for scoring and saving.
+
+    ``decay`` is capped at ``(1 + step) / (10 + step)`` so the early, random-headed weights fade
+    quickly. :meth:`swapped_in` puts the average into the model for a ``with`` block and then
+    restores the trained weights.
+    """
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.model, self.decay, self.steps = model, decay, 0
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.average = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.steps += 1
+        d = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        torch._foreach_mul_(self.average, d)
+        torch._foreach_add_(self.average, [p.detach() for p in self.params], alpha=1 - d)
+
+    def _swap(self) -> None:
+        for p, a in zip(self.params, self.average):
+            p.data, a.data = a.data, p.data
+
+    @contextlib.contextmanager
+    def swapped_in(self):
+        self._swap()
+        try:
+            yield self.model
+        finally:
+            self._swap()
+
+
 def class_weights(labels: list[int], n: int, power: float) -> torch.Tensor:
     counts = np.bincount([l for l in labels if l != IGNORE], minlength=n).astype(float)
     w = (counts.sum() / np.maximum(counts, 1.0) / n) ** power
@@ -231,6 +265,8 @@ def main(argv=None) -> None:
     p.add_argument("--class-weight-power", type=float, default=0.0,
                    help="0: no class weights; 1: inverse frequency; 0.5: its square root")
     p.add_argument("--sentiment-loss", type=float, default=0.5)
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="score and keep a moving average of the weights with this decay, e.g. 0.998 (0: off)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -261,6 +297,8 @@ def main(argv=None) -> None:
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
 
+    ema = WeightAverage(model, args.ema) if args.ema > 0 else None
+    keep = ema.swapped_in if ema else contextlib.nullcontext
     best, history, step = -1.0, [], 0
     for epoch in range(1, args.epochs + 1):
         t0, running = time.time(), 0.0
@@ -273,19 +311,23 @@ def main(argv=None) -> None:
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step(); sched.step(); opt.zero_grad()
+            if ema:
+                ema.update()
             running += loss.item(); step += 1
             if i % 50 == 0:
                 log.info("epoch %d step %d/%d loss %.4f (%.1fs)", epoch, step, steps,
                          running / (i + 1), time.time() - t0)
-        scores = evaluate(model, dev, tokenizer, args.max_length)
-        e, s = scores["emotion"], scores["sentiment"]
+        with keep():
+            scores = evaluate(model, dev, tokenizer, args.max_length)
+            e, s = scores["emotion"], scores["sentiment"]
+            if e["weighted_f1"] + s["weighted_f1"] > best:
+                torch.save(model.state_dict(), args.out / "best.pt")
         record = {"epoch": epoch, "emotion_wf1": e["weighted_f1"], "emotion_mf1": e["macro_f1"],
                   "sentiment_wf1": s["weighted_f1"], "seconds": round(time.time() - t0, 1)}
         history.append(record)
         log.info("dev %s", json.dumps(record))
         if e["weighted_f1"] + s["weighted_f1"] > best:
             best = e["weighted_f1"] + s["weighted_f1"]
-            torch.save(model.state_dict(), args.out / "best.pt")
             (args.out / "dev_scores.json").write_text(json.dumps(scores, indent=2))
     (args.out / "train_config.json").write_text(json.dumps(
         {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
