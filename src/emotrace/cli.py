@@ -143,7 +143,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, workers=args.workers, max_queue=args.max_queue,
         data_dir=args.data_dir, db_path=args.db,
         max_upload_bytes=parse_size(args.max_upload) if args.max_upload else None)
-    app = create_app(settings)  # loads the models once, before the port opens
+    from .pipeline import Pipeline
+
+    # The models load once, here, before the port opens.
+    app = create_app(settings, Pipeline(_pipeline_config(args)))
     print(f"emotrace: serving on http://{settings.host}:{settings.port} (API docs at /docs)",
           file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port,
@@ -193,6 +196,24 @@ def _add_evaluate_voice_face(evsub) -> None:
     ef.set_defaults(func=cmd_evaluate_face)
 
 
+def _add_model_args(parser: argparse.ArgumentParser) -> None:
+    """The model and segmentation flags that ``analyze`` and ``serve`` share."""
+    parser.add_argument("--asr-model", default="default",
+                        help="speech model: 'default' (bundled tiny.en), a size name such as base.en, "
+                             "a hub id or a local CTranslate2 directory")
+    parser.add_argument("--download-model", action="store_true",
+                        help="allow downloading the --asr-model if it is not cached (off: never uses the network)")
+    parser.add_argument("--device", default="auto", choices=ASR_DEVICES, help="where speech recognition runs")
+    parser.add_argument("--language", default=None, help="spoken language code (default: the model's / detected)")
+    parser.add_argument("--modalities", default="text,audio,face",
+                        help="comma-separated modalities to score and fuse: text, audio, face; a modality the file lacks (no video, no face) is skipped per utterance (default: %(default)s)")
+    parser.add_argument("--text-model", default="default", help="'default' or a text model directory")
+    parser.add_argument("--pause", type=float, default=SegmentationOptions.pause,
+                        help="seconds of silence that end an utterance (default: %(default)s)")
+    parser.add_argument("--max-utterance", type=float, default=SegmentationOptions.max_duration,
+                        help="longest utterance in seconds (default: %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     p = argparse.ArgumentParser(prog="emotrace", description=(
@@ -217,20 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("-o", "--output", metavar="PATH_OR_DIR",
                     help="write here instead of stdout; a directory (one file per input) for several FILEs")
     an.add_argument("--words", action="store_true", help="include every word with its times (json, csv, table)")
-    an.add_argument("--asr-model", default="default",
-                    help="speech model: 'default' (bundled tiny.en), a size name such as base.en, "
-                         "a hub id or a local CTranslate2 directory")
-    an.add_argument("--download-model", action="store_true",
-                    help="allow downloading the --asr-model if it is not cached (off: never uses the network)")
-    an.add_argument("--device", default="auto", choices=ASR_DEVICES, help="where speech recognition runs")
-    an.add_argument("--language", default=None, help="spoken language code (default: the model's / detected)")
-    an.add_argument("--modalities", default="text,audio,face",
-                    help="comma-separated modalities to score and fuse: text, audio, face; a modality the file lacks (no video, no face) is skipped per utterance (default: %(default)s)")
-    an.add_argument("--text-model", default="default", help="'default' or a text model directory")
-    an.add_argument("--pause", type=float, default=SegmentationOptions.pause,
-                    help="seconds of silence that end an utterance (default: %(default)s)")
-    an.add_argument("--max-utterance", type=float, default=SegmentationOptions.max_duration,
-                    help="longest utterance in seconds (default: %(default)s)")
+    _add_model_args(an)
     an.add_argument("--audio", metavar="AUDIO_FILE", help="take the sound from this file instead of FILE")
     an.add_argument("--transcript", metavar="TEXT",
                     help="skip speech recognition: FILE is one utterance with this text")
@@ -256,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--data-dir", default=None,
                     help="where uploads wait for their job (default: ~/.local/share/emotrace)")
     sv.add_argument("--db", default=None, help="SQLite job store (default: DATA_DIR/jobs.sqlite3)")
+    _add_model_args(sv)
     sv.set_defaults(func=cmd_serve)
 
     ev = sub.add_parser("evaluate", help="measure a model on labelled data; prints JSON")
