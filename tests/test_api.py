@@ -421,6 +421,44 @@ def test_restart_marks_interrupted_jobs_failed_when_told(tmp_path, changes, atte
         assert fake.calls == [] and not (settings.upload_dir / "interrupted").exists()
 
 
+def test_store_purges_only_old_finished_jobs_and_unshared_results(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    old = store.create(filename="a", options={}, content_hash="h1", cache_key="k1", upload_dir=None)
+    shared = store.create(filename="b", options={}, content_hash="h2", cache_key="k2", upload_dir=None)
+    for job in (old, shared):
+        store.start(job.id)
+        store.finish(job.id, {"json": "{}"})
+    waiting = store.create(filename="c", options={}, content_hash="h3", cache_key="k3", upload_dir=None)
+    reuser = store.create(filename="d", options={}, content_hash="h2", cache_key="k2", upload_dir=None)
+    store.start(reuser.id)
+    store.finish(reuser.id, {"json": "{}"})
+    store._run("UPDATE jobs SET finished_at = 1000 WHERE id IN (?, ?)", (old.id, shared.id))
+
+    assert store.purge_finished(before=2000) == 2
+    assert store.get(old.id) is None and store.get(shared.id) is None
+    assert store.get(waiting.id).status == "queued"
+    assert store.result("k1", "json") is None
+    assert store.result("k2", "json") == "{}", "a newer job still uses this result"
+    assert store.purge_finished(before=2000) == 0
+    store.close()
+
+
+@pytest.mark.parametrize("keep_days, kept", [(30, False), (0, True)])
+def test_start_up_removes_jobs_past_keep_days(tmp_path, keep_days, kept):
+    settings = make_settings(tmp_path, keep_days=keep_days)
+    with TestClient(create_app(settings, FakePipeline(), text_scorer=FakeTextScorer())) as c1:
+        job = c1.post("/jobs", files=upload("dialogue.wav")).json()
+        assert wait_for(c1, job["id"])["status"] == "done"
+        fresh = c1.post("/jobs", files=upload("silence.wav")).json()
+        assert wait_for(c1, fresh["id"])["status"] == "done"
+    store = JobStore(settings.database)
+    store._run("UPDATE jobs SET finished_at = finished_at - 31 * 86400 WHERE id = ?", (job["id"],))
+    store.close()
+    with TestClient(create_app(settings, FakePipeline(), text_scorer=FakeTextScorer())) as c2:
+        assert (c2.get(f"/jobs/{job['id']}").status_code == 200) is kept
+        assert c2.get(f"/jobs/{fresh['id']}").json()["status"] == "done"
+
+
 # keys, CORS, docs ----------------------------------------------------------------------------
 
 def test_api_keys_on(make_client):
@@ -501,16 +539,19 @@ def test_web_page_is_served_without_a_key(make_client):
 def test_settings_from_environment_and_flags(tmp_path):
     env = {"EMOTRACE_PORT": "9000", "EMOTRACE_MAX_UPLOAD": "500M", "EMOTRACE_API_KEYS": "a, b",
            "EMOTRACE_CORS_ORIGINS": "https://x.example,http://localhost:3000",
-           "EMOTRACE_REQUEUE_INTERRUPTED": "no", "EMOTRACE_DATA_DIR": str(tmp_path)}
+           "EMOTRACE_REQUEUE_INTERRUPTED": "no", "EMOTRACE_DATA_DIR": str(tmp_path),
+           "EMOTRACE_KEEP_DAYS": "7.5"}
     s = Settings.from_env(env, port=9100, workers=None)
     assert s.port == 9100 and s.max_upload_bytes == 500 * 1024**2 and s.api_keys == ("a", "b")
     assert s.cors_origins == ("https://x.example", "http://localhost:3000")
     assert s.requeue_interrupted is False and s.database == tmp_path / "jobs.sqlite3"
+    assert s.keep_days == 7.5 and Settings.from_env(env, keep_days=0).keep_days == 0
     defaults = Settings.from_env({})
     assert defaults.cors_origins == ("http://localhost:3000",) and defaults.api_keys == ()
     assert defaults.max_upload_bytes == 1024**3 and defaults.host == "127.0.0.1"
     for bad in ({"EMOTRACE_PORT": "http"}, {"EMOTRACE_MAX_UPLOAD": "lots"},
-                {"EMOTRACE_WORKERS": "0"}, {"EMOTRACE_REQUEUE_INTERRUPTED": "maybe"}):
+                {"EMOTRACE_WORKERS": "0"}, {"EMOTRACE_REQUEUE_INTERRUPTED": "maybe"},
+                {"EMOTRACE_KEEP_DAYS": "-1"}, {"EMOTRACE_KEEP_DAYS": "soon"}):
         with pytest.raises(ConfigError):
             Settings.from_env(bad)
     with pytest.raises(ConfigError, match="unknown settings"):

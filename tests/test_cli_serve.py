@@ -33,13 +33,15 @@ def test_serve_passes_model_flags_to_the_pipeline(captured, tmp_path):
     model_dir = tmp_path / "my-text-model"
     assert main(["serve", "--port", "8123", "--data-dir", str(tmp_path), "--asr-model", "base.en",
                  "--download-model", "--language", "en", "--modalities", "text,audio",
-                 "--text-model", str(model_dir), "--pause", "1.5", "--max-utterance", "12"]) == 0
+                 "--text-model", str(model_dir), "--pause", "1.5", "--max-utterance", "12",
+                 "--keep-days", "3"]) == 0
     config = captured["config"]
     assert config.modalities == ("text", "audio")
     assert (config.asr.model, config.asr.download, config.asr.language) == ("base.en", True, "en")
     assert config.text.model == str(model_dir)
     assert (config.segmentation.pause, config.segmentation.max_duration) == (1.5, 12.0)
     assert captured["settings"].port == 8123 and captured["settings"].data_dir == tmp_path
+    assert captured["settings"].keep_days == 3
     assert captured["run"]["port"] == 8123 and captured["app"] == "app"
 
 

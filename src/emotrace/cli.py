@@ -141,7 +141,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(
         host=args.host, port=args.port, workers=args.workers, max_queue=args.max_queue,
-        data_dir=args.data_dir, db_path=args.db,
+        data_dir=args.data_dir, db_path=args.db, keep_days=args.keep_days,
         max_upload_bytes=parse_size(args.max_upload) if args.max_upload else None)
     from .pipeline import Pipeline
 
@@ -264,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--data-dir", default=None,
                     help="where uploads wait for their job (default: ~/.local/share/emotrace)")
     sv.add_argument("--db", default=None, help="SQLite job store (default: DATA_DIR/jobs.sqlite3)")
+    sv.add_argument("--keep-days", type=float, default=None,
+                    help="remove finished jobs and their results this many days after they finish; "
+                         "0 keeps them forever (default: 30)")
     _add_model_args(sv)
     sv.set_defaults(func=cmd_serve)
 

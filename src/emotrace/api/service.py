@@ -257,6 +257,16 @@ class Service:
             self.store.fail(job_id, hide_paths(error_message(e), job.upload_dir))
         finally:
             self._drop_upload(job)
+            self.purge_old()
+
+    def purge_old(self) -> int:
+        """Remove finished jobs older than ``settings.keep_days`` (none when it is 0)."""
+        if self.settings.keep_days <= 0:
+            return 0
+        n = self.store.purge_finished(time.time() - self.settings.keep_days * 86_400)
+        if n:
+            log.info("removed %d job(s) finished more than %g day(s) ago", n, self.settings.keep_days)
+        return n
 
     def _drop_upload(self, job: Job) -> None:
         if job.upload_dir:
@@ -292,6 +302,7 @@ class Service:
         for folder in self.settings.upload_dir.iterdir():
             if folder.is_dir() and folder.resolve() not in keep:
                 shutil.rmtree(folder, ignore_errors=True)
+        self.purge_old()
 
     def close(self) -> None:
         """Stop the pool (queued jobs stay queued in the store for the next start)."""

@@ -85,6 +85,9 @@ class Settings:
             running (``True``), or mark them failed (``EMOTRACE_REQUEUE_INTERRUPTED``).
         max_attempts: how many times a job may be started before an interrupted one is marked
             failed instead of re-run; stops a file that kills the process from doing so forever.
+        keep_days: finished jobs (and their results) are removed this many days after they
+            finish, at start-up and whenever a job ends; 0 keeps them forever
+            (``EMOTRACE_KEEP_DAYS``).
     """
 
     host: str = "127.0.0.1"
@@ -99,6 +102,7 @@ class Settings:
     retry_after_s: int = 10
     requeue_interrupted: bool = True
     max_attempts: int = 2
+    keep_days: float = 30.0
 
     def __post_init__(self) -> None:
         check_range("port", self.port, 0, 65535)
@@ -107,6 +111,7 @@ class Settings:
         check_range("max_upload_bytes", self.max_upload_bytes, 1)
         check_range("retry_after_s", self.retry_after_s, 1, 86_400)
         check_range("max_attempts", self.max_attempts, 1, 100)
+        check_range("keep_days", self.keep_days, 0, 36_500)
         if not self.host:
             raise ConfigError("host must not be empty")
         if any(not k or any(c.isspace() for c in k) for k in self.api_keys):
@@ -138,7 +143,7 @@ class Settings:
             "host": str, "port": int, "workers": int, "max_queue": int,
             "max_upload_bytes": parse_size, "data_dir": Path, "db_path": Path,
             "api_keys": _split, "cors_origins": _split, "retry_after_s": int,
-            "requeue_interrupted": None, "max_attempts": int,
+            "requeue_interrupted": None, "max_attempts": int, "keep_days": float,
         }
         names = {"max_upload_bytes": "MAX_UPLOAD", "db_path": "DB", "retry_after_s": "RETRY_AFTER"}
         for key, read in readers.items():

@@ -266,6 +266,23 @@ class JobStore:
                 raise
         return job
 
+    def purge_finished(self, before: float) -> int:
+        """Remove done and failed jobs that finished before ``before`` (a UNIX time), and the
+        results no remaining job uses; how many jobs were removed."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                n = self._db.execute("DELETE FROM jobs WHERE status IN ('done', 'failed')"
+                                     " AND finished_at < ?", (before,)).rowcount
+                if n:
+                    self._db.execute("DELETE FROM results WHERE cache_key NOT IN"
+                                     " (SELECT cache_key FROM jobs)")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return n
+
     # results --------------------------------------------------------------------------
 
     def result(self, cache_key: str, fmt: str) -> str | None:
