@@ -321,14 +321,13 @@ def main(argv=None) -> None:
             scores = evaluate(model, dev, tokenizer, args.max_length)
             e, s = scores["emotion"], scores["sentiment"]
             if e["weighted_f1"] + s["weighted_f1"] > best:
+                best = e["weighted_f1"] + s["weighted_f1"]
                 torch.save(model.state_dict(), args.out / "best.pt")
+                (args.out / "dev_scores.json").write_text(json.dumps(scores, indent=2))
         record = {"epoch": epoch, "emotion_wf1": e["weighted_f1"], "emotion_mf1": e["macro_f1"],
                   "sentiment_wf1": s["weighted_f1"], "seconds": round(time.time() - t0, 1)}
         history.append(record)
         log.info("dev %s", json.dumps(record))
-        if e["weighted_f1"] + s["weighted_f1"] > best:
-            best = e["weighted_f1"] + s["weighted_f1"]
-            (args.out / "dev_scores.json").write_text(json.dumps(scores, indent=2))
     (args.out / "train_config.json").write_text(json.dumps(
         {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
          "base_model": BASES[args.base],
