@@ -5,7 +5,8 @@ Run from the repository root with the ``train`` extra installed::
     python -m training.text.train --data-dir ../shared/data --context 2 --out runs/text/ctx2
 
 Everything is selected on MELD dev: the best epoch is kept by dev emotion weighted F1 plus
-sentiment weighted F1. Then ``python -m training.text.export`` writes the ONNX model.
+sentiment weighted F1. ``--teacher RUN`` adds a finished run's soft predictions to the labels
+(knowledge distillation, see :mod:`training.text.distill`). Then ``python -m training.text.export`` writes the ONNX model.
 """
 
 from __future__ import annotations
@@ -189,14 +190,15 @@ def batches(examples, tokenizer, batch_size: int, max_length: int, shuffle: bool
         enc = encode(tokenizer, [t for t, _, _, _ in chunk],
                      [c or "" for _, c, _, _ in chunk] if has_ctx else None, max_length)
         yield ({k: torch.from_numpy(v) for k, v in enc.as_feeds().items()},
-               torch.tensor([e for _, _, e, _ in chunk]), torch.tensor([s_ for _, _, _, s_ in chunk]))
+               torch.tensor([e for _, _, e, _ in chunk]), torch.tensor([s_ for _, _, _, s_ in chunk]),
+               torch.tensor(idx[s:s + batch_size]))
 
 
 @torch.no_grad()
 def evaluate(model, examples, tokenizer, max_length: int) -> dict:
     model.eval()
     pe, ps = [], []
-    for feeds, _, _ in batches(examples, tokenizer, 64, max_length, shuffle=False):
+    for feeds, _, _, _ in batches(examples, tokenizer, 64, max_length, shuffle=False):
         e, s = model(**feeds)
         pe.extend(e.argmax(-1).tolist())
         ps.extend(s.argmax(-1).tolist())
@@ -267,6 +269,11 @@ def main(argv=None) -> None:
     p.add_argument("--sentiment-loss", type=float, default=0.5)
     p.add_argument("--ema", type=float, default=0.0,
                    help="score and keep a moving average of the weights with this decay, e.g. 0.998 (0: off)")
+    p.add_argument("--teacher", type=Path, default=None,
+                   help="a finished run whose soft predictions the model also learns from (distillation)")
+    p.add_argument("--distill", type=float, default=0.5,
+                   help="with --teacher: weight of the teacher's soft targets against the labels (0-1)")
+    p.add_argument("--temperature", type=float, default=2.0, help="with --teacher: softening temperature")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -297,17 +304,29 @@ def main(argv=None) -> None:
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
 
+    if args.teacher is not None:
+        from .distill import soft_loss, teacher_logits
+        if not 0.0 <= args.distill <= 1.0:
+            p.error("--distill must be between 0 and 1")
+        te, ts = teacher_logits(args.teacher, train, args.max_length, args.context)
+        log.info("distilling from %s (weight %.2f, temperature %.1f)", args.teacher, args.distill,
+                 args.temperature)
+
     ema = WeightAverage(model, args.ema) if args.ema > 0 else None
     keep = ema.swapped_in if ema else contextlib.nullcontext
     best, history, step = -1.0, [], 0
     for epoch in range(1, args.epochs + 1):
         t0, running = time.time(), 0.0
-        for i, (feeds, ye, ys) in enumerate(batches(train, tokenizer, args.batch_size, args.max_length,
-                                                    shuffle=True, seed=args.seed + epoch)):
+        for i, (feeds, ye, ys, ix) in enumerate(batches(train, tokenizer, args.batch_size, args.max_length,
+                                                        shuffle=True, seed=args.seed + epoch)):
             le, ls = model(**feeds)
             loss = ce_e(le, ye)
             if (ys != IGNORE).any():
                 loss = loss + args.sentiment_loss * ce_s(ls, ys)
+            if args.teacher is not None:
+                soft = (soft_loss(le, te[ix], args.temperature)
+                        + args.sentiment_loss * soft_loss(ls, ts[ix], args.temperature))
+                loss = (1 - args.distill) * loss + args.distill * soft
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step(); sched.step(); opt.zero_grad()

@@ -1,0 +1,90 @@
+"""training.text.distill: soft-target loss and cached teacher logits, on a tiny random MPNet (needs torch)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="training code needs torch: bash scripts/setup --train")
+transformers = pytest.importorskip("transformers", reason="training code needs transformers: bash scripts/setup --train")
+
+from training.text import distill, train  # noqa: E402
+
+WORDS = ["<s>", "<pad>", "</s>", "<unk>", "i", "love", "it", "go", "away", "okay"]
+
+
+@pytest.fixture()
+def teacher_run(tmp_path, monkeypatch):
+    """A finished 'run' folder: a tiny MPNet with heads, its config, and a base with a tokenizer."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    base = tmp_path / "base"
+    config = transformers.MPNetConfig(vocab_size=len(WORDS), hidden_size=16, num_hidden_layers=2,
+                                      num_attention_heads=2, intermediate_size=32,
+                                      max_position_embeddings=64)
+    torch.manual_seed(0)
+    transformers.MPNetModel(config).save_pretrained(base)
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(base / "tokenizer.json"))
+    monkeypatch.setattr(train, "base_model_dir", lambda name="minilm": base)
+
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = {"base": "mpnet", "layers": 0, "context": 0, "pool": "all"}
+    (run / "train_config.json").write_text(json.dumps(cfg))
+    torch.save(train.model_for(cfg).state_dict(), run / "best.pt")
+    return run
+
+
+EXAMPLES = [("i love it", None, 3, 2), ("go away", None, 0, 0), ("okay", None, 4, 1)]
+
+
+def test_soft_loss_is_zero_for_equal_logits_and_positive_otherwise():
+    a = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0]])
+    assert distill.soft_loss(a, a.clone(), 2.0).item() == pytest.approx(0.0, abs=1e-6)
+    assert distill.soft_loss(a, a.flip(-1), 2.0).item() > 0.1
+    # adding a constant to every logit changes no distribution
+    assert distill.soft_loss(a + 3.0, a, 1.0).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_examples_key_depends_on_texts_order_and_length():
+    k = distill.examples_key(EXAMPLES, 96)
+    assert k == distill.examples_key(list(EXAMPLES), 96)
+    assert k != distill.examples_key(EXAMPLES[::-1], 96)
+    assert k != distill.examples_key(EXAMPLES, 64)
+
+
+def test_teacher_logits_match_the_teacher_and_are_cached(teacher_run):
+    emo, sent = distill.teacher_logits(teacher_run, EXAMPLES, 16, context=0, batch_size=2)
+    assert emo.shape == (3, 7) and sent.shape == (3, 3)
+    model, _ = train.load_run(teacher_run)
+    tokenizer = tiny_tokenizer()
+    feeds, _, _, _ = next(train.batches(EXAMPLES[1:2], tokenizer, 1, 16, shuffle=False))
+    with torch.no_grad():
+        e, s = model(**feeds)
+    assert torch.allclose(emo[1], e[0], atol=1e-5) and torch.allclose(sent[1], s[0], atol=1e-5)
+    assert len(list(teacher_run.glob("teacher_logits_*.npz"))) == 1
+    (teacher_run / "best.pt").unlink()  # a second call must not need the weights
+    emo2, _ = distill.teacher_logits(teacher_run, EXAMPLES, 16, context=0)
+    assert torch.equal(emo, emo2)
+
+
+def test_a_teacher_with_other_context_is_refused(teacher_run):
+    with pytest.raises(distill.TeacherMismatch, match="--context"):
+        distill.teacher_logits(teacher_run, EXAMPLES, 16, context=2)
+
+
+def test_batches_yield_the_examples_indices(teacher_run):
+    idx = []
+    for _, ye, _, ix in train.batches(EXAMPLES * 2, tiny_tokenizer(), 4, 16, shuffle=True, seed=3):
+        idx.extend(ix.tolist())
+        assert [(EXAMPLES * 2)[i][2] for i in ix.tolist()] == ye.tolist()
+    assert sorted(idx) == list(range(6))
+
+
+def tiny_tokenizer():
+    """The fixture's tokenizer (``train.base_model_dir`` is patched to the tiny base)."""
+    from emotrace.modalities.text import load_tokenizer
+    return load_tokenizer(train.base_model_dir("mpnet") / "tokenizer.json")
