@@ -479,6 +479,68 @@ def test_api_keys_on(make_client):
     assert client.get("/jobs", headers={"X-API-Key": "s3cret"}).status_code == 200
 
 
+def test_each_key_sees_only_its_own_jobs(make_client):
+    client, _ = make_client(api_keys=("alice-key", "bob-key"))
+    alice, bob = {"X-API-Key": "alice-key"}, {"Authorization": "Bearer bob-key"}
+    a = client.post("/jobs", files=upload("dialogue.mp4"), headers=alice).json()["id"]
+    b = client.post("/jobs", files=upload("dialogue.wav"), headers=bob).json()["id"]
+    assert wait_for(client, a, headers=alice)["status"] == "done"
+    assert wait_for(client, b, headers=bob)["status"] == "done"
+    listed = client.get("/jobs", headers=alice).json()
+    assert [j["id"] for j in listed["jobs"]] == [a] and listed["total"] == 1
+    for method, path in (("get", f"/jobs/{b}"), ("get", f"/jobs/{b}/result"), ("delete", f"/jobs/{b}")):
+        r = getattr(client, method)(path, headers=alice)
+        assert r.status_code == 404 and r.json()["detail"] == f"unknown job: {b}", path
+    # bob's job survived alice's attempt to delete it, and bob can still delete it
+    assert client.get(f"/jobs/{b}/result", headers=bob).status_code == 200
+    assert client.delete(f"/jobs/{b}", headers=bob).status_code == 204
+    # the same file uploaded by bob reuses alice's stored result, but the job is bob's own
+    again = client.post("/jobs", files=upload("dialogue.mp4"), headers=bob).json()["id"]
+    assert wait_for(client, again, headers=bob)["reused"] is True
+    assert client.get(f"/jobs/{again}", headers=alice).status_code == 404
+    # the database keeps a one-way tag, never the key
+    job = client.app.state.service.store.get(a)
+    assert job.owner and "alice" not in job.owner
+
+
+def test_jobs_made_before_keys_were_switched_on_stay_visible(tmp_path):
+    open_settings = make_settings(tmp_path)
+    with TestClient(create_app(open_settings, FakePipeline(), text_scorer=FakeTextScorer())) as c1:
+        old = c1.post("/jobs", files=upload("dialogue.mp4")).json()["id"]
+        assert wait_for(c1, old)["status"] == "done"
+    keyed = make_settings(tmp_path, api_keys=("k1",))
+    with TestClient(create_app(keyed, FakePipeline(), text_scorer=FakeTextScorer())) as c2:
+        r = c2.get("/jobs", headers={"X-API-Key": "k1"}).json()
+        assert [j["id"] for j in r["jobs"]] == [old]
+        assert c2.get(f"/jobs/{old}/result", headers={"X-API-Key": "k1"}).status_code == 200
+
+
+def test_a_version_1_database_gains_the_owner_column_and_keeps_its_jobs(tmp_path):
+    import sqlite3
+
+    from emotrace.api import store as store_module
+
+    path = tmp_path / "v1.sqlite3"
+    db = sqlite3.connect(path)
+    v1 = store_module._SCHEMA.replace(",\n    owner        TEXT\n", "\n")
+    assert "owner" not in v1
+    db.executescript(v1)
+    db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    db.execute("INSERT INTO jobs (id, status, created_at, content_hash, cache_key) "
+               "VALUES ('old', 'done', 1.0, 'h', 'k')")
+    db.commit(); db.close()
+    store = JobStore(path)
+    job = store.get("old")
+    assert job is not None and job.owner is None and job.status == "done"
+    assert store.list(owner="someone")[1] == 1
+    new = store.create(filename="f", options={}, content_hash="h2", cache_key="k2",
+                       upload_dir=None, owner="someone")
+    assert store.get(new.id).owner == "someone"
+    assert store.list(owner="other")[1] == 1 and store.list()[1] == 2
+    assert store._one("SELECT value FROM meta WHERE key = 'schema_version'")["value"] == "2"
+    store.close()
+
+
 def test_api_keys_off(make_client):
     client, _ = make_client()
     assert client.post("/predict_text", data={"text": "hi"}).status_code == 200

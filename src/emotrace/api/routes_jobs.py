@@ -1,4 +1,8 @@
-"""Jobs: upload now, poll for progress, fetch the result in any format later (even after a restart)."""
+"""Jobs: upload now, poll for progress, fetch the result in any format later (even after a restart).
+
+With API keys, a key sees only its own jobs (and those made while keys were off): another key's
+job answers 404, as if it did not exist.
+"""
 
 from __future__ import annotations
 
@@ -53,9 +57,14 @@ def job_out(request: Request, job: Job) -> dict[str, Any]:
     }
 
 
-def _job_or_404(svc: Service, job_id: str) -> Job:
+def visible(job: Job, owner: str | None) -> bool:
+    """Whether the caller (``owner``: its key's tag, None when keys are off) may see the job."""
+    return owner is None or job.owner is None or job.owner == owner
+
+
+def _job_or_404(svc: Service, job_id: str, owner: str | None) -> Job:
     job = svc.store.get(job_id)
-    if job is None:
+    if job is None or not visible(job, owner):
         raise HTTPException(404, f"unknown job: {job_id}")
     return job
 
@@ -64,7 +73,8 @@ def _job_or_404(svc: Service, job_id: str) -> Job:
              summary="Upload a file and analyse it in the background",
              openapi_extra={"requestBody": _JOB_BODY},
              responses=errors(400, 401, 413, 415, 422, 503))
-async def create_job(request: Request, svc: Service = Depends(get_service)) -> JSONResponse:
+async def create_job(request: Request, svc: Service = Depends(get_service),
+                     owner: str | None = Depends(require_api_key)) -> JSONResponse:
     """Answers 202 at once with the job's id and ``status_url``; poll that until ``done``.
 
     An upload identical to an earlier one (same bytes, same options, same models) is ``done``
@@ -80,7 +90,7 @@ async def create_job(request: Request, svc: Service = Depends(get_service)) -> J
             text = form.text("text")
             media = [JOB_FILE] + ([JOB_AUDIO] if JOB_AUDIO in form.files else [])
             await run_in_threadpool(check_media, form, media, text is None)
-            job = svc.create_job(slot, form, text)
+            job = svc.create_job(slot, form, text, owner)
         except BaseException:
             form.cleanup()
             raise
@@ -93,21 +103,23 @@ def list_jobs(request: Request, limit: int = Query(20, ge=1, le=200),
               offset: int = Query(0, ge=0),
               status: str | None = Query(None, description="only jobs in this state: "
                                          + ", ".join(STATUSES)),
-              svc: Service = Depends(get_service)) -> dict[str, Any]:
+              svc: Service = Depends(get_service),
+              owner: str | None = Depends(require_api_key)) -> dict[str, Any]:
     """A page of jobs; follow ``next_offset`` for the next one."""
     if status is not None and status not in STATUSES:
         raise HTTPException(400, f"status={status!r} is not allowed; expected one of: "
                                  + ", ".join(STATUSES))
-    jobs, total = svc.store.list(limit, offset, status)
+    jobs, total = svc.store.list(limit, offset, status, owner)
     return {"jobs": [job_out(request, j) for j in jobs], "total": total, "limit": limit,
             "offset": offset, "next_offset": offset + limit if offset + limit < total else None}
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=errors(401, 404),
             summary="A job's state and progress")
-def get_job(job_id: str, request: Request, svc: Service = Depends(get_service)) -> dict[str, Any]:
+def get_job(job_id: str, request: Request, svc: Service = Depends(get_service),
+            owner: str | None = Depends(require_api_key)) -> dict[str, Any]:
     """``queued``, ``running`` (with the stage and its fraction), ``done`` or ``failed`` (with why)."""
-    return job_out(request, _job_or_404(svc, job_id))
+    return job_out(request, _job_or_404(svc, job_id, owner))
 
 
 @router.get("/{job_id}/result", summary="A finished job's result",
@@ -117,13 +129,14 @@ def get_job(job_id: str, request: Request, svc: Service = Depends(get_service)) 
                 "text/vtt": {"example": "WEBVTT\n\n00:00:03.800 --> 00:00:05.400\n…"}}},
                        **errors(400, 401, 404, 409)})
 def get_result(job_id: str, format: str = Query("json", description="json, csv, srt, vtt or table"),
-               svc: Service = Depends(get_service)) -> Response:
+               svc: Service = Depends(get_service),
+               owner: str | None = Depends(require_api_key)) -> Response:
     """The result of a ``done`` job; ``json`` has exactly the shape ``/predict`` answers."""
     formats = _formats()
     if format not in formats:
         raise HTTPException(400, f"format={format!r} is not allowed; expected one of: "
                                  + ", ".join(formats))
-    job = _job_or_404(svc, job_id)
+    job = _job_or_404(svc, job_id, owner)
     if job.status != "done":
         why = f": {job.error}" if job.error else ""
         raise HTTPException(409, f"job {job_id} is {job.status}{why}; no result")
@@ -138,8 +151,10 @@ def get_result(job_id: str, format: str = Query("json", description="json, csv, 
 
 @router.delete("/{job_id}", status_code=204, responses=errors(401, 404),
                summary="Delete a job and its upload (and result, unless another job shares it)")
-def delete_job(job_id: str, svc: Service = Depends(get_service)) -> Response:
+def delete_job(job_id: str, svc: Service = Depends(get_service),
+               owner: str | None = Depends(require_api_key)) -> Response:
     """A running job finishes in the background and its result is dropped."""
+    _job_or_404(svc, job_id, owner)
     if svc.delete_job(job_id) is None:
         raise HTTPException(404, f"unknown job: {job_id}")
     return Response(status_code=204)

@@ -220,16 +220,18 @@ class Service:
 
     # jobs ------------------------------------------------------------------------------
 
-    def create_job(self, slot: Slot, form: ReceivedForm, transcript: str | None) -> Job:
+    def create_job(self, slot: Slot, form: ReceivedForm, transcript: str | None,
+                   owner: str | None = None) -> Job:
         """Store a job for an upload and queue it (or finish it at once from a stored result).
 
-        The upload directory becomes the job's; it is removed when the job ends.
+        The upload directory becomes the job's; it is removed when the job ends. ``owner``: the
+        API key's tag (see :func:`~emotrace.api.security.owner_of`).
         """
         media, audio = form.files[JOB_FILE], form.files.get(JOB_AUDIO)
         options = {"transcript": transcript, "separate_audio": audio is not None}
         job = self.store.create(filename=media.filename, options=options, content_hash=media.sha256,
                                 cache_key=self.cache_key(media, audio, options),
-                                upload_dir=str(form.directory))
+                                upload_dir=str(form.directory), owner=owner)
         if job.reused:
             form.cleanup()
             slot.release()

@@ -8,6 +8,10 @@ is held for microseconds.
 Results are keyed by a *cache key* (content hashes + options + model versions), not by job, so
 an identical upload reuses a stored result; a result is dropped when the last job that refers
 to it is deleted.
+
+When the server has API keys, each job records its *owner*: a one-way tag of the key that
+created it (never the key itself), and the routes show a key only its own jobs and the
+unowned ones created while keys were off. Version 1 databases gain the column on opening.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("queued", "running", "done", "failed")
 
 _SCHEMA = """
@@ -42,7 +46,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     total        REAL NOT NULL DEFAULT 0,
     error        TEXT,
     attempts     INTEGER NOT NULL DEFAULT 0,
-    reused       INTEGER NOT NULL DEFAULT 0
+    reused       INTEGER NOT NULL DEFAULT 0,
+    owner        TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (cache_key);
@@ -74,6 +79,7 @@ class Job:
         error: why the job failed.
         attempts: how many times a worker started it.
         reused: whether the result came from an earlier identical job.
+        owner: tag of the API key that created the job (None: created while keys were off).
     """
 
     id: str
@@ -92,6 +98,7 @@ class Job:
     error: str | None
     attempts: int
     reused: bool
+    owner: str | None = None
 
     @property
     def fraction(self) -> float:
@@ -130,7 +137,11 @@ class JobStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+            columns = {r["name"] for r in self._db.execute("PRAGMA table_info(jobs)")}
+            if "owner" not in columns:  # a version 1 database: its jobs stay unowned
+                self._db.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")
+            self._db.execute("CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner)")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                              (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -149,7 +160,7 @@ class JobStore:
     # jobs -----------------------------------------------------------------------------
 
     def create(self, *, filename: str, options: Mapping[str, Any], content_hash: str,
-               cache_key: str, upload_dir: str | None) -> Job:
+               cache_key: str, upload_dir: str | None, owner: str | None = None) -> Job:
         """Add a queued job; if a result for ``cache_key`` is stored, the job is done at once."""
         job_id = uuid.uuid4().hex
         now = time.time()
@@ -160,12 +171,12 @@ class JobStore:
                                           (cache_key,)).fetchone() is not None
                 self._db.execute(
                     "INSERT INTO jobs (id, status, created_at, finished_at, filename, options,"
-                    " content_hash, cache_key, upload_dir, reused, done, total, stage)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " content_hash, cache_key, upload_dir, reused, done, total, stage, owner)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (job_id, "done" if cached else "queued", now, now if cached else None,
                      filename, json.dumps(dict(options), sort_keys=True), content_hash, cache_key,
                      None if cached else upload_dir, int(cached), 1 if cached else 0,
-                     1 if cached else 0, "reused" if cached else None))
+                     1 if cached else 0, "reused" if cached else None, owner))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -179,9 +190,18 @@ class JobStore:
         row = self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return Job._from_row(row) if row else None
 
-    def list(self, limit: int = 20, offset: int = 0, status: str | None = None) -> tuple[list[Job], int]:
-        """A page of jobs, newest first, and how many there are in all."""
-        where, args = ("WHERE status = ?", [status]) if status else ("", [])
+    def list(self, limit: int = 20, offset: int = 0, status: str | None = None,
+             owner: str | None = None) -> tuple[list[Job], int]:
+        """A page of jobs, newest first, and how many there are in all.
+
+        ``owner``: only that owner's jobs and the unowned ones (None: every job).
+        """
+        conditions, args = [], []
+        if status:
+            conditions.append("status = ?"); args.append(status)
+        if owner is not None:
+            conditions.append("(owner = ? OR owner IS NULL)"); args.append(owner)
+        where = "WHERE " + " AND ".join(conditions) if conditions else ""
         with self._lock:
             rows = self._db.execute(f"SELECT * FROM jobs {where} ORDER BY created_at DESC, id DESC"
                                     " LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
