@@ -39,7 +39,9 @@ def make_client(tmp_path):
 
     def make(pipeline=None, **changes):
         pipeline = pipeline or FakePipeline()
-        app = create_app(make_settings(tmp_path, **changes), pipeline, text_scorer=FakeTextScorer())
+        # each server its own folder: two on one folder is refused (see test_a_second_server_...)
+        folder = tmp_path / f"server{len(clients)}"
+        app = create_app(make_settings(folder, **changes), pipeline, text_scorer=FakeTextScorer())
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
@@ -513,6 +515,24 @@ def test_jobs_made_before_keys_were_switched_on_stay_visible(tmp_path):
         r = c2.get("/jobs", headers={"X-API-Key": "k1"}).json()
         assert [j["id"] for j in r["jobs"]] == [old]
         assert c2.get(f"/jobs/{old}/result", headers={"X-API-Key": "k1"}).status_code == 200
+
+
+def test_a_second_server_on_the_same_folder_is_refused_and_the_first_keeps_its_jobs(tmp_path):
+    settings = make_settings(tmp_path)
+    pipeline = FakePipeline()
+    with TestClient(create_app(settings, pipeline, text_scorer=FakeTextScorer())) as c1:
+        job = c1.post("/jobs", files=upload("dialogue.mp4")).json()["id"]
+        assert wait_for(c1, job)["status"] == "done"
+        with pytest.raises(ConfigError, match="another emotrace server .pid \\d+. is using"):
+            create_app(settings, FakePipeline(), text_scorer=FakeTextScorer())
+        # another folder but the same database is refused too
+        with pytest.raises(ConfigError, match="another emotrace server"):
+            create_app(make_settings(tmp_path / "elsewhere", db_path=settings.database),
+                       FakePipeline(), text_scorer=FakeTextScorer())
+        assert c1.get(f"/jobs/{job}/result").status_code == 200
+    # once the first has stopped, a new one starts on the same folder and finds the job
+    with TestClient(create_app(settings, FakePipeline(), text_scorer=FakeTextScorer())) as c2:
+        assert c2.get(f"/jobs/{job}").json()["status"] == "done"
 
 
 def test_a_version_1_database_gains_the_owner_column_and_keeps_its_jobs(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from .. import __version__
 from ..errors import ConfigError, EmotraceError, MediaError, ModelError
 from . import routes, routes_jobs
+from .lock import ServerLock
 from .runner import QueueFull, Runner
 from .service import AnalysisPipeline, Service, TextModel, UnsupportedMedia
 from .settings import Settings
@@ -108,19 +110,29 @@ def create_app(settings: Settings | None = None, pipeline: AnalysisPipeline | No
 
     Raises:
         ModelError: a model cannot be loaded.
-        ConfigError: a setting is invalid.
+        ConfigError: a setting is invalid, or another server uses the same data folder or
+            job database (see :mod:`emotrace.api.lock`).
     """
     settings = settings if settings is not None else Settings.from_env()
-    pipeline = pipeline if pipeline is not None else _load_pipeline()
-    text_scorer = text_scorer if text_scorer is not None else _load_text_scorer(pipeline)
-    service = Service(settings, pipeline, text_scorer, JobStore(settings.database),
-                      Runner(settings.workers, settings.max_queue, settings.retry_after_s))
-    service.recover()
+    # first, so a second server on the same files stops before it loads any model
+    lock = ServerLock([settings.data_dir / "server.lock", Path(f"{settings.database}.lock")])
+    try:
+        pipeline = pipeline if pipeline is not None else _load_pipeline()
+        text_scorer = text_scorer if text_scorer is not None else _load_text_scorer(pipeline)
+        service = Service(settings, pipeline, text_scorer, JobStore(settings.database),
+                          Runner(settings.workers, settings.max_queue, settings.retry_after_s))
+        service.recover()
+    except BaseException:
+        lock.release()
+        raise
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        yield
-        service.close()
+        try:
+            yield
+        finally:
+            service.close()
+            lock.release()
 
     app = FastAPI(title="emotrace", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.service = service
