@@ -88,3 +88,27 @@ def tiny_tokenizer():
     """The fixture's tokenizer (``train.base_model_dir`` is patched to the tiny base)."""
     from emotrace.modalities.text import load_tokenizer
     return load_tokenizer(train.base_model_dir("mpnet") / "tokenizer.json")
+
+
+def test_an_ensemble_averages_its_teachers_logits(teacher_run, tmp_path):
+    other = tmp_path / "run2"
+    other.mkdir()
+    cfg = json.loads((teacher_run / "train_config.json").read_text())
+    (other / "train_config.json").write_text(json.dumps(cfg))
+    torch.manual_seed(1)
+    torch.save(train.model_for(cfg).state_dict(), other / "best.pt")
+    a = distill.teacher_logits(teacher_run, EXAMPLES, 16, context=0)
+    b = distill.teacher_logits(other, EXAMPLES, 16, context=0)
+    e, s = distill.ensemble_logits([teacher_run, other], EXAMPLES, 16, context=0)
+    assert not torch.allclose(a[0], b[0])
+    assert torch.allclose(e, (a[0] + b[0]) / 2) and torch.allclose(s, (a[1] + b[1]) / 2)
+
+
+def test_train_command_records_the_teachers():
+    from training.text.export import train_command
+
+    cfg = {"out": "runs/text/kd", "context": 0, "epochs": 3, "lr": 3e-05, "batch_size": 32, "max_length": 96,
+           "class_weight_power": 0.0, "sentiment_loss": 0.5, "seed": 13, "base": "mpnet", "layers": 8,
+           "teacher": ["runs/text/mp12", "runs/text/mp8"], "distill": 0.5, "temperature": 2.0}
+    assert "--teacher runs/text/mp12 runs/text/mp8 --distill 0.5 --temperature 2.0" in train_command(cfg)
+    assert "--teacher" not in train_command({**cfg, "teacher": None})

@@ -1,14 +1,22 @@
 """Knowledge distillation: a finished run (the teacher) gives soft targets for a student's training.
 
 ``python -m training.text.train --teacher runs/text/mp12 --distill 0.5 ...`` trains a student on
-a mix of the hard labels and the teacher's temperature-softened distributions. The teacher's
-logits over the training examples are computed once and cached in the teacher's run folder,
-keyed by a hash of the examples and the maximum length, so a second student reuses them.
+a mix of the hard labels and the teacher's temperature-softened distributions; several
+``--teacher`` runs are an ensemble (their logits averaged). Each teacher's logits over the
+training examples are computed once and cached in its run folder, keyed by a hash of the
+examples and the maximum length, so a second student reuses them.
+
+``python -m training.text.distill --runs A B C`` scores each run and their ensemble on MELD dev
+(the same cached logits), to choose the teachers on dev::
+
+    python -m training.text.distill --runs runs/text/mp12 runs/text/mp8 --max-length 96
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import json
 import logging
 from pathlib import Path
 
@@ -64,3 +72,47 @@ def soft_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) 
     t = temperature
     return F.kl_div(F.log_softmax(student / t, -1), F.log_softmax(teacher / t, -1),
                     reduction="batchmean", log_target=True) * t * t
+
+
+def ensemble_logits(runs: list[Path], examples, max_length: int,
+                    context: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean of several teachers' logits (one teacher: its own)."""
+    pairs = [teacher_logits(r, examples, max_length, context) for r in runs]
+    return (torch.stack([e for e, _ in pairs]).mean(0), torch.stack([s for _, s in pairs]).mean(0))
+
+
+def main(argv=None) -> None:
+    from emotrace.labels import EMOTIONS, SENTIMENTS
+    from emotrace.metrics import classification_report
+
+    from .train import meld_examples
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=Path, nargs="+", required=True, help="finished training runs")
+    p.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    p.add_argument("--split", default="dev", choices=("dev", "train"),
+                   help="dev: print scores; train: only fill the teacher caches a student will use")
+    p.add_argument("--max-length", type=int, default=96)
+    p.add_argument("--context", type=int, default=0)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    examples = meld_examples(args.data_dir / "meld" / f"{args.split}_sent_emo.csv", args.context)
+
+    def report(e: torch.Tensor, s: torch.Tensor) -> dict:
+        emo = classification_report([x[2] for x in examples], e.argmax(-1).tolist(), EMOTIONS)
+        sen = classification_report([x[3] for x in examples], s.argmax(-1).tolist(), SENTIMENTS)
+        return {"emotion_wf1": round(emo["weighted_f1"], 4), "emotion_mf1": round(emo["macro_f1"], 4),
+                "sentiment_wf1": round(sen["weighted_f1"], 4)}
+
+    rows = {}
+    for run in args.runs:
+        e, s = teacher_logits(run, examples, args.max_length, args.context)
+        rows[str(run)] = report(e, s)
+    if len(args.runs) > 1:
+        rows["ensemble"] = report(*ensemble_logits(args.runs, examples, args.max_length, args.context))
+    if args.split == "dev":
+        print(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

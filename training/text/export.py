@@ -127,7 +127,9 @@ def train_command(cfg: dict) -> str:
             + (f" --extra {extra}" if extra else "")
             + (f" --goemotions-per-class {cfg['goemotions_per_class']}" if cfg.get("goemotions_per_class") else "")
             + (f" --dailydialog-per-class {cfg['dailydialog_per_class']}" if cfg.get("dailydialog_per_class") else "")
-            + (f" --ema {cfg['ema']}" if cfg.get("ema") else ""))
+            + (f" --ema {cfg['ema']}" if cfg.get("ema") else "")
+            + (f" --teacher {' '.join(cfg['teacher'])} --distill {cfg['distill']} --temperature {cfg['temperature']}"
+               if cfg.get("teacher") else ""))
 
 
 def architecture(cfg: dict) -> str:

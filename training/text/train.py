@@ -246,6 +246,14 @@ def class_weights(labels: list[int], n: int, power: float) -> torch.Tensor:
     return torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float32)
 
 
+def _jsonable(v):
+    if isinstance(v, Path):
+        return str(v)
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    return v
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
@@ -269,8 +277,8 @@ def main(argv=None) -> None:
     p.add_argument("--sentiment-loss", type=float, default=0.5)
     p.add_argument("--ema", type=float, default=0.0,
                    help="score and keep a moving average of the weights with this decay, e.g. 0.998 (0: off)")
-    p.add_argument("--teacher", type=Path, default=None,
-                   help="a finished run whose soft predictions the model also learns from (distillation)")
+    p.add_argument("--teacher", type=Path, nargs="+", default=None,
+                   help="finished runs whose (averaged) soft predictions the model also learns from")
     p.add_argument("--distill", type=float, default=0.5,
                    help="with --teacher: weight of the teacher's soft targets against the labels (0-1)")
     p.add_argument("--temperature", type=float, default=2.0, help="with --teacher: softening temperature")
@@ -305,12 +313,12 @@ def main(argv=None) -> None:
         opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
 
     if args.teacher is not None:
-        from .distill import soft_loss, teacher_logits
+        from .distill import ensemble_logits, soft_loss
         if not 0.0 <= args.distill <= 1.0:
             p.error("--distill must be between 0 and 1")
-        te, ts = teacher_logits(args.teacher, train, args.max_length, args.context)
-        log.info("distilling from %s (weight %.2f, temperature %.1f)", args.teacher, args.distill,
-                 args.temperature)
+        te, ts = ensemble_logits(args.teacher, train, args.max_length, args.context)
+        log.info("distilling from %s (weight %.2f, temperature %.1f)",
+                 ", ".join(map(str, args.teacher)), args.distill, args.temperature)
 
     ema = WeightAverage(model, args.ema) if args.ema > 0 else None
     keep = ema.swapped_in if ema else contextlib.nullcontext
@@ -348,7 +356,7 @@ def main(argv=None) -> None:
         history.append(record)
         log.info("dev %s", json.dumps(record))
     (args.out / "train_config.json").write_text(json.dumps(
-        {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        {**{k: _jsonable(v) for k, v in vars(args).items()},
          "base_model": BASES[args.base],
          "history": history}, indent=2))
 
