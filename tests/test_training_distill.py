@@ -112,3 +112,31 @@ def test_train_command_records_the_teachers():
            "teacher": ["runs/text/mp12", "runs/text/mp8"], "distill": 0.5, "temperature": 2.0}
     assert "--teacher runs/text/mp12 runs/text/mp8 --distill 0.5 --temperature 2.0" in train_command(cfg)
     assert "--teacher" not in train_command({**cfg, "teacher": None})
+
+
+def test_the_model_card_names_the_teachers_and_inherits_their_licences(tmp_path):
+    from emotrace.labels import EMOTIONS, SENTIMENTS
+    from training.text.export import model_card
+
+    base = {"context": 0, "epochs": 3, "lr": 3e-05, "batch_size": 32, "max_length": 96,
+            "class_weight_power": 0.0, "sentiment_loss": 0.5, "seed": 13, "base": "mpnet", "layers": 8,
+            "history": [{"epoch": 1, "emotion_wf1": 0.5, "emotion_mf1": 0.4, "sentiment_wf1": 0.6}]}
+    for name, extra in (("plain", {}), ("dd", {"extra": "dailydialog", "dailydialog_per_class": 500})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "train_config.json").write_text(json.dumps({**base, "out": str(tmp_path / name), **extra}))
+
+    def report(labels):
+        return {"weighted_f1": 0.5, "macro_f1": 0.4, "accuracy": 0.5,
+                "per_class_f1": {l: 0.1 for l in labels}, "support": {l: 1 for l in labels}}
+
+    scores = {"n": 1, "emotion": report(EMOTIONS), "sentiment": report(SENTIMENTS)}
+    student = {**base, "out": "runs/text/kd", "distill": 0.5, "temperature": 2.0}
+    card = model_card({**student, "teacher": [str(tmp_path / "plain"), str(tmp_path / "dd")]},
+                      {"int8": scores, "fp32": scores}, "int8", version="9")
+    assert "soft predictions of 2 teacher run(s)" in card
+    assert "DailyDialog train, at most 500 turns per emotion (CC BY-NC-SA 4.0: non-commercial), through the teachers" in card
+    assert "**non-commercial use only**" in card
+    assert card.count("python -m training.text.train") == 3  # both teachers, then the student
+    only_meld = model_card({**student, "teacher": [str(tmp_path / "plain")]},
+                           {"int8": scores, "fp32": scores}, "int8", version="9")
+    assert "non-commercial" not in only_meld and "through the teachers" not in only_meld

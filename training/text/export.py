@@ -166,9 +166,8 @@ def input_layout(cfg: dict) -> str:
     return "`[CLS] utterance [SEP] previous utterances [SEP]` (WordPiece)"
 
 
-def model_card(cfg: dict, reports: dict, kind: str, name: str = NAME, version: str = VERSION) -> str:
-    r = reports[kind]
-    e, s = r["emotion"], r["sentiment"]
+def training_data(cfg: dict) -> list[str]:
+    """The corpora a run learnt from, each with its licence (one line each)."""
     extra = cfg.get("extra") or ""
     data = ["MELD train (`train_sent_emo.csv`, 9,989 utterances from *Friends*; GPL-3.0, declare-lab/MELD)"]
     if "goemotions" in extra:
@@ -179,6 +178,35 @@ def model_card(cfg: dict, reports: dict, kind: str, name: str = NAME, version: s
         cap = cfg.get("dailydialog_per_class")
         data.append("DailyDialog train" + (f", at most {cap:,} turns per emotion" if cap else "")
                     + " (CC BY-NC-SA 4.0: non-commercial)")
+    return data
+
+
+def nc_note(data: list[str]) -> str:
+    """A warning sentence when any of the training data is licensed for non-commercial use only."""
+    if not any("non-commercial" in d for d in data):
+        return ""
+    return (" Part of the training data is licensed for **non-commercial use only** (marked above), "
+            "so this model is too.")
+
+
+def teacher_configs(cfg: dict) -> list[dict]:
+    """The ``train_config.json`` of each teacher a distilled run learnt from (none otherwise)."""
+    return [json.loads((Path(t) / "train_config.json").read_text()) for t in cfg.get("teacher") or []]
+
+
+def model_card(cfg: dict, reports: dict, kind: str, name: str = NAME, version: str = VERSION) -> str:
+    r = reports[kind]
+    e, s = r["emotion"], r["sentiment"]
+    data = training_data(cfg)
+    teachers = teacher_configs(cfg)
+    if teachers:
+        data.append(f"the soft predictions of {len(teachers)} teacher run(s) on those utterances "
+                    f"(distillation: weight {cfg['distill']}, temperature {cfg['temperature']}; teachers "
+                    + ", ".join(f"`{t['out']}`" for t in teachers) + ")")
+        # what the teachers learnt from reaches the model through their predictions
+        for d in dict.fromkeys(d for t in teachers for d in training_data(t)):
+            if d not in data:
+                data.append(d + ", through the teachers")
     soup = cfg.get("soup") if (cfg.get("soup") or {}).get("kept") else None
     if soup:
         cmd = "\n".join([train_command(c) for c in soup["configs"]]
@@ -191,7 +219,7 @@ def model_card(cfg: dict, reports: dict, kind: str, name: str = NAME, version: s
                 "| run | emotion wF1 | sentiment wF1 |\n|---|---|---|\n" + hist
                 + f"\n| **soup** | {soup['soup_dev']['emotion_wf1']:.4f} | {soup['soup_dev']['sentiment_wf1']:.4f} |")
     else:
-        cmd = train_command(cfg)
+        cmd = "\n".join([train_command(t) for t in teachers] + [train_command(cfg)])
         hist = ("Dev per epoch (torch, before export):\n\n"
                 "| epoch | emotion wF1 | emotion macro F1 | sentiment wF1 |\n|---|---|---|---|\n"
                 + "\n".join(f"| {h['epoch']} | {h['emotion_wf1']:.4f} | {h['emotion_mf1']:.4f} | {h['sentiment_wf1']:.4f} |"
@@ -214,7 +242,7 @@ Shipped as {'int8 dynamically quantized' if kind == 'int8' else 'float32'} ONNX 
 {chr(10).join('- ' + d for d in data)}
 
 Because MELD is GPL-3.0, this model's weights are distributed under GPL-3.0 terms; check the licences above
-before commercial use.
+before commercial use.{nc_note(data)}
 
 **Training command** (repository root, after `bash scripts/setup --train`):
 
