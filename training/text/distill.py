@@ -44,7 +44,7 @@ def examples_key(examples, max_length: int) -> str:
 def teacher_logits(run: Path, examples, max_length: int, context: int,
                    batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     """The teacher run's emotion and sentiment logits for each example, in order (cached)."""
-    from .train import base_model_dir, batches, load_run
+    from .train import base_model_dir, base_of, batches, load_run
     from emotrace.modalities.text import load_tokenizer
 
     cache = run / f"teacher_logits_{examples_key(examples, max_length)}.npz"
@@ -55,7 +55,7 @@ def teacher_logits(run: Path, examples, max_length: int, context: int,
     if int(cfg.get("context", 0)) != context:
         raise TeacherMismatch(f"teacher {run} was trained with --context {cfg.get('context', 0)}, "
                               f"the student with --context {context}")
-    tokenizer = load_tokenizer(base_model_dir(cfg.get("base", "minilm")) / "tokenizer.json")
+    tokenizer = load_tokenizer(base_model_dir(base_of(cfg)) / "tokenizer.json")
     emo, sent = [], []
     for n, (feeds, _, _, _) in enumerate(batches(examples, tokenizer, batch_size, max_length, shuffle=False)):
         e, s = model(**feeds)
@@ -77,7 +77,10 @@ def soft_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) 
 def ensemble_logits(runs: list[Path], examples, max_length: int,
                     context: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The mean of several teachers' logits (one teacher: its own)."""
-    pairs = [teacher_logits(r, examples, max_length, context) for r in runs]
+    return _mean([teacher_logits(r, examples, max_length, context) for r in runs])
+
+
+def _mean(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
     return (torch.stack([e for e, _ in pairs]).mean(0), torch.stack([s for _, s in pairs]).mean(0))
 
 
@@ -104,12 +107,10 @@ def main(argv=None) -> None:
         return {"emotion_wf1": round(emo["weighted_f1"], 4), "emotion_mf1": round(emo["macro_f1"], 4),
                 "sentiment_wf1": round(sen["weighted_f1"], 4)}
 
-    rows = {}
-    for run in args.runs:
-        e, s = teacher_logits(run, examples, args.max_length, args.context)
-        rows[str(run)] = report(e, s)
-    if len(args.runs) > 1:
-        rows["ensemble"] = report(*ensemble_logits(args.runs, examples, args.max_length, args.context))
+    pairs = [teacher_logits(run, examples, args.max_length, args.context) for run in args.runs]
+    rows = {str(run): report(*pair) for run, pair in zip(args.runs, pairs)}
+    if len(pairs) > 1:
+        rows["ensemble"] = report(*_mean(pairs))
     if args.split == "dev":
         print(json.dumps(rows, indent=2))
 

@@ -285,6 +285,8 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
+    if not 0.0 <= args.distill <= 1.0:
+        p.error("--distill must be between 0 and 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -314,8 +316,6 @@ def main(argv=None) -> None:
 
     if args.teacher is not None:
         from .distill import ensemble_logits, soft_loss
-        if not 0.0 <= args.distill <= 1.0:
-            p.error("--distill must be between 0 and 1")
         te, ts = ensemble_logits(args.teacher, train, args.max_length, args.context)
         log.info("distilling from %s (weight %.2f, temperature %.1f)",
                  ", ".join(map(str, args.teacher)), args.distill, args.temperature)

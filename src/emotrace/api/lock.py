@@ -27,7 +27,7 @@ class ServerLock:
         ConfigError: another process (or another app in this one) holds one of them.
     """
 
-    def __init__(self, paths: list[Path], what: str = "emotrace server"):
+    def __init__(self, paths: list[Path]):
         self._files: list = []
         if fcntl is None:
             return
@@ -42,7 +42,7 @@ class ServerLock:
                     holder = f.read().strip()
                     f.close()
                     raise ConfigError(
-                        f"another {what} ({holder or 'pid unknown'}) is using {path.parent}; stop it, "
+                        f"another emotrace server ({holder or 'pid unknown'}) is using {path.parent}; stop it, "
                         "or give this one its own --data-dir and --db") from None
                 f.seek(0); f.truncate(); f.write(f"pid {os.getpid()}\n"); f.flush()
                 self._files.append(f)

@@ -57,14 +57,9 @@ def job_out(request: Request, job: Job) -> dict[str, Any]:
     }
 
 
-def visible(job: Job, owner: str | None) -> bool:
-    """Whether the caller (``owner``: its key's tag, None when keys are off) may see the job."""
-    return owner is None or job.owner is None or job.owner == owner
-
-
 def _job_or_404(svc: Service, job_id: str, owner: str | None) -> Job:
-    job = svc.store.get(job_id)
-    if job is None or not visible(job, owner):
+    job = svc.store.get(job_id, owner)
+    if job is None:
         raise HTTPException(404, f"unknown job: {job_id}")
     return job
 

@@ -62,6 +62,12 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
+def _visible_to(owner: str | None) -> tuple[str, list[str]]:
+    """The SQL condition (and its argument) for the jobs ``owner`` may see: its own and the
+    unowned ones; every job when ``owner`` is None (keys off)."""
+    return ("(owner = ? OR owner IS NULL)", [owner]) if owner is not None else ("", [])
+
+
 @dataclass(frozen=True)
 class Job:
     """One row of the ``jobs`` table.
@@ -185,9 +191,11 @@ class JobStore:
         assert job is not None
         return job
 
-    def get(self, job_id: str) -> Job | None:
-        """The job, or None when there is no such id."""
-        row = self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+    def get(self, job_id: str, owner: str | None = None) -> Job | None:
+        """The job, or None when there is no such id (or, given ``owner``, it is not visible to it)."""
+        where, args = _visible_to(owner)
+        row = self._one(f"SELECT * FROM jobs WHERE id = ?{' AND ' + where if where else ''}",
+                        (job_id, *args))
         return Job._from_row(row) if row else None
 
     def list(self, limit: int = 20, offset: int = 0, status: str | None = None,
@@ -196,11 +204,9 @@ class JobStore:
 
         ``owner``: only that owner's jobs and the unowned ones (None: every job).
         """
-        conditions, args = [], []
-        if status:
-            conditions.append("status = ?"); args.append(status)
-        if owner is not None:
-            conditions.append("(owner = ? OR owner IS NULL)"); args.append(owner)
+        owned, args = _visible_to(owner)
+        conditions = [c for c in (owned, "status = ?" if status else "") if c]
+        args += [status] if status else []
         where = "WHERE " + " AND ".join(conditions) if conditions else ""
         with self._lock:
             rows = self._db.execute(f"SELECT * FROM jobs {where} ORDER BY created_at DESC, id DESC"
