@@ -11,6 +11,8 @@ def test_bad_values_raise_config_error_naming_the_option():
         TextOptions(batch_size=0)
     with pytest.raises(ConfigError, match="context_turns"):
         TextOptions(context_turns=-1)
+    with pytest.raises(ConfigError, match="dialogue"):
+        TextOptions(dialogue="no")
 
 
 def test_choice_lists_allowed_values():

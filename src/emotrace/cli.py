@@ -27,7 +27,8 @@ def _exit_code(e: EmotraceError) -> int:
 
 
 def _text_options(args: argparse.Namespace) -> TextOptions:
-    return TextOptions(model=args.text_model, context_turns=getattr(args, "context", None))
+    return TextOptions(model=args.text_model, context_turns=getattr(args, "context", None),
+                       dialogue=not getattr(args, "no_dialogue", False))
 
 
 def cmd_text(args: argparse.Namespace) -> int:
@@ -69,7 +70,7 @@ def _pipeline_config(args: argparse.Namespace):
         asr=AsrOptions(model=args.asr_model, download=args.download_model, device=args.device,
                        language=args.language),
         segmentation=SegmentationOptions(pause=args.pause, max_duration=args.max_utterance),
-        text=TextOptions(model=args.text_model))
+        text=_text_options(args))
 
 
 def _output_paths(files: list[str], output: str | None, fmt: str) -> list[Path | None]:
@@ -208,6 +209,8 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modalities", default="text,audio,face",
                         help="comma-separated modalities to score and fuse: text, audio, face; a modality the file lacks (no video, no face) is skipped per utterance (default: %(default)s)")
     parser.add_argument("--text-model", default="default", help="'default' or a text model directory")
+    parser.add_argument("--no-dialogue", action="store_true",
+                        help="score each utterance from its own words only, without the text model's dialogue head (which reads the whole conversation)")
     parser.add_argument("--pause", type=float, default=SegmentationOptions.pause,
                         help="seconds of silence that end an utterance (default: %(default)s)")
     parser.add_argument("--max-utterance", type=float, default=SegmentationOptions.max_duration,
@@ -229,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--as-dialogue", action="store_true",
                    help="treat the sentences as consecutive turns (each gets the ones before as context)")
     t.add_argument("--text-model", default="default", help="'default' or a model directory")
+    t.add_argument("--no-dialogue", action="store_true",
+                   help="score each utterance from its own words only, without the text model's dialogue head (which reads the whole conversation)")
     t.set_defaults(func=cmd_text)
 
     an = sub.add_parser("analyze", help="video/audio files → utterance timeline with emotions (JSON by default)",
@@ -277,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--context", type=int, default=None,
                     help="preceding utterances used as context (default: the model's own)")
     et.add_argument("--text-model", default="default", help="'default' or a model directory")
+    et.add_argument("--no-dialogue", action="store_true",
+                    help="score each utterance from its own words only, without the text model's dialogue head (which reads the whole conversation)")
     et.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     et.set_defaults(func=cmd_evaluate_text)
     _add_evaluate_voice_face(evsub)

@@ -44,12 +44,16 @@ class TextOptions:
             uses the number the model was trained and selected with (its ``config.json``).
         batch_size: utterances per ONNX Runtime call.
         threads: intra-op threads for ONNX Runtime; 0 lets it decide.
+        dialogue: apply the model's dialogue head (a small layer that reads the scores of the
+            whole conversation, before and after each utterance) when the model has one;
+            False scores every utterance from its own words (and ``context_turns``) only.
     """
 
     model: str = "default"
     context_turns: int | None = None
     batch_size: int = 32
     threads: int = 0
+    dialogue: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
@@ -58,6 +62,8 @@ class TextOptions:
             check_range("context_turns", self.context_turns, 0, 20)
         check_range("batch_size", self.batch_size, 1, 4096)
         check_range("threads", self.threads, 0, 256)
+        if not isinstance(self.dialogue, bool):
+            raise ConfigError(f"dialogue must be true or false, got {self.dialogue!r}")
 
 
 ASR_DEVICES = ("auto", "cpu", "cuda")

@@ -125,6 +125,11 @@ def meld_examples(path: Path, turns: int) -> list[tuple[str, str | None, int, in
     return out
 
 
+def meld_folds(path: Path, folds: int) -> list[int]:
+    """Each example's fold, in :func:`meld_examples` order: its dialogue's index modulo ``folds``."""
+    return [d % folds for d, dialogue in enumerate(read_meld_csv(path)) for _ in dialogue]
+
+
 def _sentiment_of(emotion: str) -> int:
     s = EMOTION_TO_SENTIMENT.get(emotion)
     return SENTIMENTS.index(s) if s else IGNORE
@@ -282,11 +287,17 @@ def main(argv=None) -> None:
     p.add_argument("--distill", type=float, default=0.5,
                    help="with --teacher: weight of the teacher's soft targets against the labels (0-1)")
     p.add_argument("--temperature", type=float, default=2.0, help="with --teacher: softening temperature")
+    p.add_argument("--folds", type=int, default=0,
+                   help="train on all MELD train dialogues but one fold of this many (0: all), so that the "
+                        "held-out fold can be scored by a model that never saw it (training.text.dialogue)")
+    p.add_argument("--fold", type=int, default=0, help="with --folds: the fold left out (dialogue index %% folds)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     if not 0.0 <= args.distill <= 1.0:
         p.error("--distill must be between 0 and 1")
+    if args.folds and not 0 <= args.fold < args.folds:
+        p.error("--fold must be between 0 and --folds - 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -295,6 +306,9 @@ def main(argv=None) -> None:
     enc_dir = base_model_dir(args.base)
     tokenizer = load_tokenizer(enc_dir / "tokenizer.json")
     train = meld_examples(args.data_dir / "meld" / "train_sent_emo.csv", args.context)
+    if args.folds:
+        fold = meld_folds(args.data_dir / "meld" / "train_sent_emo.csv", args.folds)
+        train = [x for x, f in zip(train, fold) if f != args.fold]
     dev = meld_examples(args.data_dir / "meld" / "dev_sent_emo.csv", args.context)
     extras = [x for x in args.extra.split(",") if x]
     if "goemotions" in extras:

@@ -155,6 +155,10 @@ class TextScorer:
         # absent in the config means none.
         self.emotion_bias = _bias(self.info, "emotion_log_bias", len(EMOTIONS))
         self.sentiment_bias = _bias(self.info, "sentiment_log_bias", len(SENTIMENTS))
+        # The dialogue head (training/text/dialogue.py) reads a whole conversation's scores.
+        self.dialogue = _dialogue_session(model_dir, self.info, options.threads) if options.dialogue else None
+        if self.dialogue is None and options.dialogue is False and "dialogue_head" in self.info:
+            self.model_name += "-nodialogue"
 
     def probabilities(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
                       hook=None) -> tuple[np.ndarray, np.ndarray]:
@@ -187,12 +191,28 @@ class TextScorer:
             hook: optional ``hook(stage, done, total)`` progress callback.
         """
         emo, sent = self.probabilities(texts, contexts, hook=hook)
-        emo, sent = apply_bias(emo, self.emotion_bias), apply_bias(sent, self.sentiment_bias)
-        return [Scores.from_arrays(e, s) for e, s in zip(emo, sent)]
+        if self.dialogue is not None:  # each text is a conversation of one utterance
+            for i in range(len(texts)):
+                emo[i:i + 1], sent[i:i + 1] = self.read_dialogue(emo[i:i + 1], sent[i:i + 1])
+        return self._scores(emo, sent)
 
     def score_dialogue(self, texts: Sequence[str], hook=None) -> list[Scores]:
-        """Score utterances of one conversation in spoken order, each with its own context."""
-        return self.score(texts, contexts_for(texts, self.context_turns), hook=hook)
+        """Score utterances of one conversation in spoken order: each with its own context, then
+        (when the model has a dialogue head) with the scores of the whole conversation."""
+        emo, sent = self.probabilities(texts, contexts_for(texts, self.context_turns), hook=hook)
+        if self.dialogue is not None and len(texts):
+            emo, sent = self.read_dialogue(emo, sent)
+        return self._scores(emo, sent)
+
+    def read_dialogue(self, emo: np.ndarray, sent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The dialogue head over one conversation's ``(n, 7)`` / ``(n, 3)`` probabilities."""
+        e, s = self.dialogue.run(None, {"emotion_probs": emo.astype(np.float32),
+                                        "sentiment_probs": sent.astype(np.float32)})
+        return e.astype(np.float64), s.astype(np.float64)
+
+    def _scores(self, emo: np.ndarray, sent: np.ndarray) -> list[Scores]:
+        emo, sent = apply_bias(emo, self.emotion_bias), apply_bias(sent, self.sentiment_bias)
+        return [Scores.from_arrays(e, s) for e, s in zip(emo, sent)]
 
     def score_utterances(self, media: MediaContext, utterances: Sequence[Utterance],
                          hook=None) -> list[Scores | None]:
@@ -206,6 +226,16 @@ def apply_bias(probs: np.ndarray, bias: np.ndarray) -> np.ndarray:
     logp -= logp.max(axis=-1, keepdims=True)
     p = np.exp(logp)
     return p / p.sum(axis=-1, keepdims=True)
+
+
+def _dialogue_session(model_dir: Path, info: dict, threads: int):
+    """The ONNX session of the model's dialogue head, or None when its config names none."""
+    head = info.get("dialogue_head")
+    if head is None:
+        return None
+    if not isinstance(head, dict) or not isinstance(head.get("onnx_file"), str):
+        raise ModelError(f"text model config.json: dialogue_head must name an onnx_file, got {head!r}")
+    return onnx_session(model_dir / head["onnx_file"], threads)
 
 
 def _bias(info: dict, key: str, n: int) -> np.ndarray:

@@ -1,0 +1,93 @@
+"""training.text.dialogue: the dialogue head learns from context and exports to what the runtime runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="training code needs torch: bash scripts/setup --train")
+
+from emotrace.config import TextOptions  # noqa: E402
+from emotrace.modalities.text import TextScorer  # noqa: E402
+from training.text import dialogue  # noqa: E402
+
+from .conftest import TEXT_MODEL  # noqa: E402
+
+
+def _probs(n: int, k: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.softmax(torch.randn(n, k, generator=g) * 2, -1)
+
+
+def test_an_untrained_head_is_the_encoder_alone():
+    e, s = _probs(6, 7, 0), _probs(6, 3, 1)
+    out_e, out_s = dialogue.Ensemble([dialogue.DialogueHead(16), dialogue.DialogueHead(16)]).eval()(e, s)
+    assert torch.allclose(out_e, e, atol=1e-6) and torch.allclose(out_s, s, atol=1e-6)
+
+
+def test_joined_dialogues_keep_every_utterance_once():
+    data = [tuple(torch.full((n,), i) for _ in range(4)) for i, n in enumerate([1, 3, 2, 5, 4, 2, 1])]
+    runs = dialogue.joined(data, 3, np.random.default_rng(0))
+    assert all(1 <= len({int(v) for v in r[0]}) <= 3 for r in runs) and len(runs) < len(data)
+    assert sorted(int(v) for r in runs for v in r[0]) == sorted(int(v) for d in data for v in d[0])
+
+
+def _synthetic(n_dialogues: int, seed: int):
+    """Dialogues where each utterance's true emotion is the one the encoder gave the previous turn."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_dialogues):
+        n = int(rng.integers(3, 9))
+        guess = rng.integers(0, 7, n)
+        e = np.full((n, 7), 0.02, dtype=np.float32)
+        e[np.arange(n), guess] = 0.88
+        s = np.full((n, 3), 1 / 3, dtype=np.float32)
+        ye = np.concatenate([[guess[0]], guess[:-1]])
+        out.append((e, s, ye, np.ones(n, dtype=np.int64)))
+    return dialogue.as_tensors(out)
+
+
+def test_the_head_learns_what_the_previous_turn_says(monkeypatch):
+    import argparse
+
+    train, dev = _synthetic(300, 0), _synthetic(60, 1)
+    args = argparse.Namespace(seeds=1, hidden=32, dropout=0.0, lr=3e-3, epochs=4, join=0, sentiment_loss=0.5)
+    epochs, states = dialogue.train_heads(train, dev, args)
+    y = np.concatenate([d[2].numpy() for d in dev])
+    alone = np.concatenate([d[0].numpy() for d in dev]).argmax(1)
+    assert (alone == y).mean() < 0.4
+    assert (epochs[-1]["pred_e"] == y).mean() > 0.9
+    assert len(states) == 4 and len(states[0]) == 1
+
+
+@pytest.mark.skipif(not TEXT_MODEL.exists(), reason="the shipped text model is absent")
+def test_export_runs_in_onnx_runtime_as_in_torch(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for f in TEXT_MODEL.parent.iterdir():
+        if f.name not in ("config.json", "dialogue.onnx"):
+            (folder / f.name).symlink_to(f)
+    config = json.loads((TEXT_MODEL.parent / "config.json").read_text())
+    config.pop("dialogue_head", None)
+    (folder / "config.json").write_text(json.dumps(config))
+    torch.manual_seed(0)
+    heads = [dialogue.DialogueHead(16), dialogue.DialogueHead(16)]
+    for h in heads:  # non-zero corrections, so the test sees the head's work
+        torch.nn.init.normal_(h.emotion.weight, std=0.5)
+        torch.nn.init.normal_(h.sentiment.weight, std=0.5)
+    ensemble = dialogue.Ensemble(heads).eval()
+    dialogue.export(ensemble, folder, {"chosen_epoch": 3, "settings": {"hidden": 16}})
+    assert json.loads((folder / "config.json").read_text())["dialogue_head"]["onnx_file"] == "dialogue.onnx"
+
+    scorer = TextScorer(TextOptions(model=str(folder)))
+    e, s = _probs(9, 7, 2).numpy(), _probs(9, 3, 3).numpy()
+    got_e, got_s = scorer.read_dialogue(e, s)
+    want_e, want_s = ensemble(torch.from_numpy(e), torch.from_numpy(s))
+    assert np.allclose(got_e, want_e.detach().numpy(), atol=1e-5)
+    assert np.allclose(got_s, want_s.detach().numpy(), atol=1e-5)
+    texts = ["Hi.", "You did what?", "I can't believe it!"]
+    plain = TextScorer(TextOptions(model=str(folder), dialogue=False)).score_dialogue(texts)
+    read = scorer.score_dialogue(texts)
+    assert any(abs(a - b) > 1e-3 for p, r in zip(plain, read) for a, b in zip(p.emotions, r.emotions))
