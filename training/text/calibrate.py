@@ -31,7 +31,7 @@ from emotrace.config import TextOptions
 from emotrace.datasets import read_meld_csv
 from emotrace.labels import EMOTIONS, SENTIMENTS
 from emotrace.metrics import classification_report
-from emotrace.modalities.text import TextScorer, apply_bias, contexts_for
+from emotrace.modalities.text import TextScorer, apply_bias
 
 log = logging.getLogger("calibrate")
 ALPHAS = np.round(np.arange(0.0, 1.0001, 0.1), 2)
@@ -76,17 +76,17 @@ def class_prior(meld_csv: Path, attr: str, names: tuple[str, ...]) -> np.ndarray
 
 
 def dev_probabilities(scorer: TextScorer, meld_csv: Path):
-    """Raw model probabilities for every utterance of the CSV, each with its dialogue context."""
-    texts, contexts, ye, ys, fold = [], [], [], [], []
+    """The model's probabilities (before offsets) for every utterance of the CSV, each dialogue
+    scored as ``evaluate text`` scores it (its context turns, then the dialogue head if any)."""
+    emo, sent, ye, ys, fold = [], [], [], [], []
     for d_index, dialogue in enumerate(read_meld_csv(meld_csv)):
-        t = [u.text for u in dialogue]
-        texts += t
-        contexts += contexts_for(t, scorer.context_turns) or [""] * len(t)
+        e, s = scorer.dialogue_probabilities([u.text for u in dialogue])
+        emo.append(e)
+        sent.append(s)
         ye += [EMOTIONS.index(u.emotion) for u in dialogue]
         ys += [SENTIMENTS.index(u.sentiment) for u in dialogue]
-        fold += [d_index % 2] * len(t)
-    emo, sent = scorer.probabilities(texts, contexts if scorer.context_turns else None)
-    return emo, sent, np.array(ye), np.array(ys), np.array(fold)
+        fold += [d_index % 2] * len(dialogue)
+    return np.concatenate(emo), np.concatenate(sent), np.array(ye), np.array(ys), np.array(fold)
 
 
 def main(argv=None) -> None:

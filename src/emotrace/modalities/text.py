@@ -157,7 +157,7 @@ class TextScorer:
         self.sentiment_bias = _bias(self.info, "sentiment_log_bias", len(SENTIMENTS))
         # The dialogue head (training/text/dialogue.py) reads a whole conversation's scores.
         self.dialogue = _dialogue_session(model_dir, self.info, options.threads) if options.dialogue else None
-        if self.dialogue is None and options.dialogue is False and "dialogue_head" in self.info:
+        if not options.dialogue and "dialogue_head" in self.info:
             self.model_name += "-nodialogue"
 
     def probabilities(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
@@ -183,7 +183,10 @@ class TextScorer:
 
     def score(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
               hook=None) -> list[Scores]:
-        """Score each text; ``contexts[i]`` is what was said just before ``texts[i]``.
+        """Score each text on its own; ``contexts[i]`` is what was said just before ``texts[i]``.
+
+        A dialogue head, when the model has one, reads each text as a conversation of one
+        utterance; :meth:`score_dialogue` scores consecutive turns together.
 
         Args:
             texts: utterance texts.
@@ -199,10 +202,14 @@ class TextScorer:
     def score_dialogue(self, texts: Sequence[str], hook=None) -> list[Scores]:
         """Score utterances of one conversation in spoken order: each with its own context, then
         (when the model has a dialogue head) with the scores of the whole conversation."""
+        return self._scores(*self.dialogue_probabilities(texts, hook=hook))
+
+    def dialogue_probabilities(self, texts: Sequence[str], hook=None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`score_dialogue`'s probabilities before the calibration offsets."""
         emo, sent = self.probabilities(texts, contexts_for(texts, self.context_turns), hook=hook)
         if self.dialogue is not None and len(texts):
             emo, sent = self.read_dialogue(emo, sent)
-        return self._scores(emo, sent)
+        return emo, sent
 
     def read_dialogue(self, emo: np.ndarray, sent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The dialogue head over one conversation's ``(n, 7)`` / ``(n, 3)`` probabilities."""
