@@ -91,3 +91,16 @@ def test_export_runs_in_onnx_runtime_as_in_torch(tmp_path):
     plain = TextScorer(TextOptions(model=str(folder), dialogue=False)).score_dialogue(texts)
     read = scorer.score_dialogue(texts)
     assert any(abs(a - b) > 1e-3 for p, r in zip(plain, read) for a, b in zip(p.emotions, r.emotions))
+
+
+def test_folds_split_meld_by_dialogue(tmp_path):
+    from training.text.train import meld_examples, meld_folds
+
+    p = tmp_path / "m.csv"
+    rows = ["Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID"]
+    for i, (d, u) in enumerate([(0, 0), (0, 1), (1, 0), (2, 0), (2, 1), (2, 2)]):
+        rows.append(f"{i},line {i},X,neutral,neutral,{d},{u}")
+    p.write_text("\n".join(rows) + "\n")
+    assert len(meld_examples(p, 0)) == 6
+    assert meld_folds(p, 2) == [0, 0, 1, 0, 0, 0]
+    assert meld_folds(p, 3) == [0, 0, 1, 2, 2, 2]

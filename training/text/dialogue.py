@@ -29,6 +29,7 @@ import hashlib
 import json
 import logging
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -267,12 +268,10 @@ def export(ensemble: Ensemble, model_dir: Path, report: dict, version: str | Non
     """Write ``dialogue.onnx`` (one conversation in, probabilities out) and name it in config.json."""
     e = torch.full((5, len(EMOTIONS)), 1 / len(EMOTIONS))
     s = torch.full((5, len(SENTIMENTS)), 1 / len(SENTIMENTS))
-    torch.onnx.export(ensemble, (e, s), str(model_dir / "dialogue.onnx"),
-                      input_names=["emotion_probs", "sentiment_probs"],
-                      output_names=["emotion_probs_out", "sentiment_probs_out"],
-                      dynamic_axes={n: {0: "utterances"} for n in ("emotion_probs", "sentiment_probs",
-                                                                   "emotion_probs_out", "sentiment_probs_out")},
-                      opset_version=17, dynamo=False)
+    with warnings.catch_warnings():
+        # The tracer warns about GRU batch sizes; the graph fixes its batch at one conversation.
+        warnings.simplefilter("ignore")
+        _export(ensemble, e, s, model_dir / "dialogue.onnx")
     path = model_dir / "config.json"
     config = json.loads(path.read_text())
     config["dialogue_head"] = {"onnx_file": "dialogue.onnx", "heads": len(ensemble.heads),
@@ -282,6 +281,15 @@ def export(ensemble: Ensemble, model_dir: Path, report: dict, version: str | Non
         config["version"] = version
     path.write_text(json.dumps(config, indent=2) + "\n")
     log.info("wrote %s and named it in %s", model_dir / "dialogue.onnx", path)
+
+
+def _export(ensemble: Ensemble, e: torch.Tensor, s: torch.Tensor, path: Path) -> None:
+    torch.onnx.export(ensemble, (e, s), str(path),
+                      input_names=["emotion_probs", "sentiment_probs"],
+                      output_names=["emotion_probs_out", "sentiment_probs_out"],
+                      dynamic_axes={n: {0: "utterances"} for n in ("emotion_probs", "sentiment_probs",
+                                                                   "emotion_probs_out", "sentiment_probs_out")},
+                      opset_version=17, dynamo=False)
 
 
 if __name__ == "__main__":
