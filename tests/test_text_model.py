@@ -128,9 +128,10 @@ def test_the_dialogue_head_reads_the_whole_conversation(scorer):
         assert math.isclose(sum(s.emotions), 1.0, abs_tol=1e-6)
         assert math.isclose(sum(s.sentiments), 1.0, abs_tol=1e-6)
     assert any(abs(a - b) > 1e-3 for r, p in zip(read, plain) for a, b in zip(r.emotions, p.emotions))
-    # A conversation of one utterance is what score() gives each text.
+    # A lone utterance has no conversation to read: it keeps the encoder's scores, as in score().
     one = scorer.score_dialogue(texts[:1])[0]
     assert one.emotions == pytest.approx(scorer.score(texts[:1])[0].emotions, abs=1e-9)
+    assert one.emotions == pytest.approx(alone.score_dialogue(texts[:1])[0].emotions, abs=1e-9)
     # What comes after an utterance changes its scores: the head reads both directions.
     first_in_longer = scorer.score_dialogue(texts)[0]
     assert max(abs(a - b) for a, b in zip(one.emotions, first_in_longer.emotions)) > 1e-4

@@ -25,6 +25,8 @@ from .base import MediaContext
 
 log = logging.getLogger(__name__)
 
+# The dialogue head reads conversations of at least this many utterances.
+MIN_DIALOGUE = 2
 _PUNCT = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "…": "...", "—": " - ", "–": " - "})
 
 
@@ -185,29 +187,28 @@ class TextScorer:
               hook=None) -> list[Scores]:
         """Score each text on its own; ``contexts[i]`` is what was said just before ``texts[i]``.
 
-        A dialogue head, when the model has one, reads each text as a conversation of one
-        utterance; :meth:`score_dialogue` scores consecutive turns together.
+        A dialogue head, when the model has one, is not used: it reads a conversation, and
+        :meth:`score_dialogue` scores consecutive turns together.
 
         Args:
             texts: utterance texts.
             contexts: one context string per text, or None to score each text alone.
             hook: optional ``hook(stage, done, total)`` progress callback.
         """
-        emo, sent = self.probabilities(texts, contexts, hook=hook)
-        if self.dialogue is not None:  # each text is a conversation of one utterance
-            for i in range(len(texts)):
-                emo[i:i + 1], sent[i:i + 1] = self.read_dialogue(emo[i:i + 1], sent[i:i + 1])
-        return self._scores(emo, sent)
+        return self._scores(*self.probabilities(texts, contexts, hook=hook))
 
     def score_dialogue(self, texts: Sequence[str], hook=None) -> list[Scores]:
         """Score utterances of one conversation in spoken order: each with its own context, then
-        (when the model has a dialogue head) with the scores of the whole conversation."""
+        (when the model has a dialogue head and there are two or more) with the scores of the
+        whole conversation."""
         return self._scores(*self.dialogue_probabilities(texts, hook=hook))
 
     def dialogue_probabilities(self, texts: Sequence[str], hook=None) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`score_dialogue`'s probabilities before the calibration offsets."""
         emo, sent = self.probabilities(texts, contexts_for(texts, self.context_turns), hook=hook)
-        if self.dialogue is not None and len(texts):
+        # One utterance has no conversation to read: read alone, the head did not help on MELD
+        # dev (see the model card), so a lone utterance keeps the encoder's scores.
+        if self.dialogue is not None and len(texts) >= MIN_DIALOGUE:
             emo, sent = self.read_dialogue(emo, sent)
         return emo, sent
 
