@@ -41,7 +41,7 @@ from emotrace.config import TextOptions
 from emotrace.datasets import read_meld_csv
 from emotrace.labels import EMOTIONS, SENTIMENTS
 from emotrace.metrics import classification_report
-from emotrace.modalities.text import TextScorer
+from emotrace.modalities.text import MIN_DIALOGUE, TextScorer
 
 log = logging.getLogger("dialogue")
 N_IN = len(EMOTIONS) + len(SENTIMENTS)
@@ -137,11 +137,15 @@ def joined(data: list, k: int, rng: np.random.Generator) -> list:
 
 @torch.no_grad()
 def predict(heads: list[DialogueHead], data) -> tuple[np.ndarray, np.ndarray]:
-    """Ensemble argmax predictions over all dialogues, concatenated."""
+    """Ensemble argmax predictions over all dialogues, concatenated (as ``TextScorer`` scores them)."""
     pe, ps = [], []
     for h in heads:
         h.eval()
     for e, s, _, _ in data:
+        if len(e) < MIN_DIALOGUE:  # as at run time: a lone utterance keeps the encoder's scores
+            pe.append(e.argmax(-1).numpy())
+            ps.append(s.argmax(-1).numpy())
+            continue
         outs = [h(e, s) for h in heads]
         pe.append(torch.stack([o[0] for o in outs]).mean(0).argmax(-1).numpy())
         ps.append(torch.stack([o[1] for o in outs]).mean(0).argmax(-1).numpy())
