@@ -197,6 +197,13 @@ def _add_evaluate_voice_face(evsub) -> None:
     ef.set_defaults(func=cmd_evaluate_face)
 
 
+def _add_text_model_args(parser: argparse.ArgumentParser) -> None:
+    """The text model flags that every command scoring text shares (read by ``_text_options``)."""
+    parser.add_argument("--text-model", default="default", help="'default' or a text model directory")
+    parser.add_argument("--no-dialogue", action="store_true",
+                        help="score each utterance from its own words only, without the text model's dialogue head (which reads the whole conversation)")
+
+
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
     """The model and segmentation flags that ``analyze`` and ``serve`` share."""
     parser.add_argument("--asr-model", default="default",
@@ -208,9 +215,7 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--language", default=None, help="spoken language code (default: the model's / detected)")
     parser.add_argument("--modalities", default="text,audio,face",
                         help="comma-separated modalities to score and fuse: text, audio, face; a modality the file lacks (no video, no face) is skipped per utterance (default: %(default)s)")
-    parser.add_argument("--text-model", default="default", help="'default' or a text model directory")
-    parser.add_argument("--no-dialogue", action="store_true",
-                        help="score each utterance from its own words only, without the text model's dialogue head (which reads the whole conversation)")
+    _add_text_model_args(parser)
     parser.add_argument("--pause", type=float, default=SegmentationOptions.pause,
                         help="seconds of silence that end an utterance (default: %(default)s)")
     parser.add_argument("--max-utterance", type=float, default=SegmentationOptions.max_duration,
@@ -231,9 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="print JSON instead of a table")
     t.add_argument("--as-dialogue", action="store_true",
                    help="treat the sentences as consecutive turns (each gets the ones before as context)")
-    t.add_argument("--text-model", default="default", help="'default' or a model directory")
-    t.add_argument("--no-dialogue", action="store_true",
-                   help="score each utterance from its own words only, without the text model's dialogue head (which reads the whole conversation)")
+    _add_text_model_args(t)
     t.set_defaults(func=cmd_text)
 
     an = sub.add_parser("analyze", help="video/audio files → utterance timeline with emotions (JSON by default)",
@@ -281,9 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--meld-csv", required=True, help="CSV with Utterance, Emotion, Sentiment, Dialogue_ID, Utterance_ID")
     et.add_argument("--context", type=int, default=None,
                     help="preceding utterances used as context (default: the model's own)")
-    et.add_argument("--text-model", default="default", help="'default' or a model directory")
-    et.add_argument("--no-dialogue", action="store_true",
-                    help="score each utterance from its own words only, without the text model's dialogue head (which reads the whole conversation)")
+    _add_text_model_args(et)
     et.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     et.set_defaults(func=cmd_evaluate_text)
     _add_evaluate_voice_face(evsub)

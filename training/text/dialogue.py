@@ -96,7 +96,7 @@ def encoder_outputs(model_dirs: list[str], meld_csv: Path) -> list[tuple[np.ndar
     dialogues = read_meld_csv(meld_csv)
     out, t0 = [], time.time()
     for n, d in enumerate(dialogues):
-        emo, sent = scorers[n % len(scorers)].probabilities([u.text for u in d])
+        emo, sent = scorers[n % len(scorers)].dialogue_probabilities([u.text for u in d])
         out.append((emo.astype(np.float32), sent.astype(np.float32),
                     np.array([EMOTIONS.index(u.emotion) for u in d]),
                     np.array([SENTIMENTS.index(u.sentiment) for u in d])))
@@ -208,16 +208,6 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
-    meld = args.data_dir / "meld"
-    train = as_tensors(cached_outputs(args.train_models or [args.model], meld / "train_sent_emo.csv", args.out))
-    dev_np = cached_outputs([args.model], meld / "dev_sent_emo.csv", args.out)
-    dev = as_tensors(dev_np)
-    ye = np.concatenate([d[2] for d in dev_np])
-    ys = np.concatenate([d[3] for d in dev_np])
-    fold = np.concatenate([[i % 2] * len(d[2]) for i, d in enumerate(dev_np)])
-    base_e = np.concatenate([d[0] for d in dev_np]).argmax(1)
-    base_s = np.concatenate([d[1] for d in dev_np]).argmax(1)
-
     settings = {k: getattr(args, k) for k in SETTINGS}
     done = args.out / "report.json"
     if args.export and done.exists() and (args.out / "heads.pt").exists() \
@@ -227,6 +217,16 @@ def main(argv=None) -> None:
         heads = [_head(state, args) for state in torch.load(args.out / "heads.pt")]
         export(Ensemble(heads).eval(), Path(args.model), report, args.version)
         return
+
+    meld = args.data_dir / "meld"
+    train = as_tensors(cached_outputs(args.train_models or [args.model], meld / "train_sent_emo.csv", args.out))
+    dev_np = cached_outputs([args.model], meld / "dev_sent_emo.csv", args.out)
+    dev = as_tensors(dev_np)
+    ye = np.concatenate([d[2] for d in dev_np])
+    ys = np.concatenate([d[3] for d in dev_np])
+    fold = np.concatenate([[i % 2] * len(d[2]) for i, d in enumerate(dev_np)])
+    base_e = np.concatenate([d[0] for d in dev_np]).argmax(1)
+    base_s = np.concatenate([d[1] for d in dev_np]).argmax(1)
     epochs, states = train_heads(train, dev, args)
     rows = []
     for ep in epochs:
@@ -272,10 +272,13 @@ def export(ensemble: Ensemble, model_dir: Path, report: dict, version: str | Non
     """Write ``dialogue.onnx`` (one conversation in, probabilities out) and name it in config.json."""
     e = torch.full((5, len(EMOTIONS)), 1 / len(EMOTIONS))
     s = torch.full((5, len(SENTIMENTS)), 1 / len(SENTIMENTS))
+    names = ["emotion_probs", "sentiment_probs", "emotion_probs_out", "sentiment_probs_out"]
     with warnings.catch_warnings():
         # The tracer warns about GRU batch sizes; the graph fixes its batch at one conversation.
         warnings.simplefilter("ignore")
-        _export(ensemble, e, s, model_dir / "dialogue.onnx")
+        torch.onnx.export(ensemble, (e, s), str(model_dir / "dialogue.onnx"), input_names=names[:2],
+                          output_names=names[2:], dynamic_axes={n: {0: "utterances"} for n in names},
+                          opset_version=17, dynamo=False)
     path = model_dir / "config.json"
     config = json.loads(path.read_text())
     config["dialogue_head"] = {"onnx_file": "dialogue.onnx", "heads": len(ensemble.heads),
@@ -285,15 +288,6 @@ def export(ensemble: Ensemble, model_dir: Path, report: dict, version: str | Non
         config["version"] = version
     path.write_text(json.dumps(config, indent=2) + "\n")
     log.info("wrote %s and named it in %s", model_dir / "dialogue.onnx", path)
-
-
-def _export(ensemble: Ensemble, e: torch.Tensor, s: torch.Tensor, path: Path) -> None:
-    torch.onnx.export(ensemble, (e, s), str(path),
-                      input_names=["emotion_probs", "sentiment_probs"],
-                      output_names=["emotion_probs_out", "sentiment_probs_out"],
-                      dynamic_axes={n: {0: "utterances"} for n in ("emotion_probs", "sentiment_probs",
-                                                                   "emotion_probs_out", "sentiment_probs_out")},
-                      opset_version=17, dynamo=False)
 
 
 if __name__ == "__main__":
