@@ -138,3 +138,48 @@ def read_fer_npz(path: str | Path):
                         f"and {labels.shape}")
     remap = np.array([EMOTIONS.index(n) for n in names], dtype=np.int64)
     return images, remap[labels.astype(np.int64)]
+
+
+@dataclass(frozen=True)
+class LabelledClip:
+    """One labelled media file of a ``labels.csv`` (``path,label[,speaker]``)."""
+
+    path: Path
+    label: str
+    speaker: str = ""
+
+
+def read_labels_csv(path: str | Path) -> list[LabelledClip]:
+    """Read a ``labels.csv`` with columns ``path,label`` and optionally ``speaker``.
+
+    Paths are relative to the CSV's folder (absolute paths are kept); labels are emotrace's
+    emotion names (:data:`~emotrace.labels.EMOTIONS`), case-insensitive.
+
+    Raises:
+        DataError: the file or a column is missing, a label is unknown, a listed file is absent,
+            or there are no rows.
+    """
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in ("path", "label") if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected path,label[,speaker]")
+            rows = list(reader)
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e}") from e
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path}: not a UTF-8 CSV file ({e})") from e
+    clips = []
+    for line, row in enumerate(rows, start=2):
+        label = (row.get("label") or "").strip().lower()
+        if label not in EMOTIONS:
+            raise DataError(f"{path}:{line}: unknown label {label!r}; expected one of: {', '.join(EMOTIONS)}")
+        file = path.parent / (row.get("path") or "").strip()
+        if not file.is_file():
+            raise DataError(f"{path}:{line}: file not found: {file}")
+        clips.append(LabelledClip(file, label, (row.get("speaker") or "").strip()))
+    if not clips:
+        raise DataError(f"{path}: no rows")
+    return clips

@@ -40,3 +40,36 @@ def classification_report(y_true: Sequence[int], y_pred: Sequence[int],
         "per_class_f1": {label: round(float(v), 4) for label, v in zip(labels, f1)},
         "support": {label: int(s) for label, s in zip(labels, support)},
     }
+
+
+def unweighted_average_recall(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> float:
+    """Mean recall over the classes present in ``y_true`` (UAR, the usual speech-emotion figure)."""
+    cm = confusion_matrix(y_true, y_pred, n_classes)
+    support = cm.sum(axis=1)
+    present = support > 0
+    return float((np.diag(cm)[present] / support[present]).mean()) if present.any() else 0.0
+
+
+def expected_calibration_error(probs: np.ndarray, y_true: Sequence[int], bins: int = 10) -> float:
+    """Expected calibration error of the top class: ``Σ_b |acc_b − conf_b| · n_b / n`` over
+    ``bins`` equal-width confidence bins."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if not len(probs):
+        return 0.0
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == np.asarray(y_true)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            ece += abs(correct[m].mean() - conf[m].mean()) * m.sum() / len(conf)
+    return float(ece)
+
+
+def restricted_predictions(probs: np.ndarray, allowed: Sequence[int]) -> np.ndarray:
+    """Arg-max over the ``allowed`` classes only (for a corpus that lacks some classes)."""
+    probs = np.asarray(probs)
+    allowed = np.asarray(sorted(set(int(a) for a in allowed)))
+    return allowed[np.argmax(probs[:, allowed], axis=1)]
