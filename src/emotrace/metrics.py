@@ -10,6 +10,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .labels import EMOTIONS
+
 
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
     """Rows are true classes, columns predicted classes."""
@@ -73,3 +75,57 @@ def restricted_predictions(probs: np.ndarray, allowed: Sequence[int]) -> np.ndar
     probs = np.asarray(probs)
     allowed = np.asarray(sorted(set(int(a) for a in allowed)))
     return allowed[np.argmax(probs[:, allowed], axis=1)]
+
+
+def emotion_report(probs: np.ndarray, y_true: Sequence[int],
+                   labels: Sequence[str] = EMOTIONS) -> dict[str, Any]:
+    """Every figure ``emotrace evaluate`` reports for one labelled set, as a JSON-ready dict.
+
+    F1 and recall are averaged over the labels present in ``y_true`` only, so a corpus without
+    (say) surprise is not punished by an empty surprise class; a prediction of an absent label
+    still counts as an error. ``accuracy_restricted`` takes the arg-max over the present
+    labels only, i.e. what the model would score if told which labels the corpus uses.
+
+    Args:
+        probs: ``(n, len(labels))`` class probabilities.
+        y_true: true class indices into ``labels``.
+        labels: class names (default :data:`~emotrace.labels.EMOTIONS`).
+
+    Returns:
+        ``{"n", "accuracy", "unweighted_average_recall", "weighted_f1", "macro_f1",
+        "accuracy_restricted", "ece", "labels_present", "per_class_f1", "support",
+        "confusion_labels", "confusion_matrix"}``; floats rounded to 4 places,
+        ``per_class_f1`` over the present labels, the confusion matrix over all labels (rows
+        true, columns predicted).
+    """
+    k = len(labels)
+    probs = np.asarray(probs, dtype=np.float64).reshape(-1, k)
+    y_true = np.asarray(y_true, dtype=np.int64)
+    if len(probs) != len(y_true):
+        raise ValueError(f"{len(probs)} rows of probabilities for {len(y_true)} labels")
+    y_pred = probs.argmax(axis=1)
+    cm = confusion_matrix(y_true, y_pred, k)
+    tp = np.diag(cm).astype(float)
+    support = cm.sum(axis=1).astype(float)
+    predicted = cm.sum(axis=0).astype(float)
+    present = support > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
+    n = len(y_true)
+    allowed = np.flatnonzero(present)
+    restricted = restricted_predictions(probs, allowed) if n else y_pred
+    r4 = lambda v: round(float(v), 4)  # noqa: E731
+    return {
+        "n": int(n),
+        "accuracy": r4(tp.sum() / n) if n else 0.0,
+        "unweighted_average_recall": r4(unweighted_average_recall(y_true, y_pred, k)),
+        "weighted_f1": r4((f1 * support).sum() / n) if n else 0.0,
+        "macro_f1": r4(f1[present].mean()) if present.any() else 0.0,
+        "accuracy_restricted": r4((restricted == y_true).mean()) if n else 0.0,
+        "ece": r4(expected_calibration_error(probs, y_true, bins=10)),
+        "labels_present": [labels[i] for i in allowed],
+        "per_class_f1": {labels[i]: r4(f1[i]) for i in allowed},
+        "support": {label: int(s) for label, s in zip(labels, support)},
+        "confusion_labels": list(labels),
+        "confusion_matrix": cm.tolist(),
+    }
