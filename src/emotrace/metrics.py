@@ -94,9 +94,10 @@ def emotion_report(probs: np.ndarray, y_true: Sequence[int],
     Returns:
         ``{"n", "accuracy", "unweighted_average_recall", "weighted_f1", "macro_f1",
         "accuracy_restricted", "ece", "labels_present", "per_class_f1", "support",
-        "confusion_labels", "confusion_matrix"}``; floats rounded to 4 places,
-        ``per_class_f1`` over the present labels, the confusion matrix over all labels (rows
-        true, columns predicted).
+        "confusion_labels", "confusion_matrix"}``; floats rounded to 4 places. The confusion
+        matrix (rows true, columns predicted), ``per_class_f1`` and ``support`` cover every
+        label (an absent one has F1 0 and support 0); ``labels_present`` lists the labels the
+        averages use.
     """
     k = len(labels)
     probs = np.asarray(probs, dtype=np.float64).reshape(-1, k)
@@ -124,7 +125,7 @@ def emotion_report(probs: np.ndarray, y_true: Sequence[int],
         "accuracy_restricted": r4((restricted == y_true).mean()) if n else 0.0,
         "ece": r4(expected_calibration_error(probs, y_true, bins=10)),
         "labels_present": [labels[i] for i in allowed],
-        "per_class_f1": {labels[i]: r4(f1[i]) for i in allowed},
+        "per_class_f1": {label: r4(v) for label, v in zip(labels, f1)},
         "support": {label: int(s) for label, s in zip(labels, support)},
         "confusion_labels": list(labels),
         "confusion_matrix": cm.tolist(),
