@@ -21,6 +21,10 @@ from .uploads import receive_form
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)])
 
+MAX_OFFSET = 2**31 - 1
+"""Largest ``offset`` accepted: far beyond any real job list, and well inside what SQLite can
+bind (2^63 - 1), so ``offset + limit`` never overflows there (a 422, not a 500)."""
+
 _JOB_BODY = {
     "required": True,
     "content": {"multipart/form-data": {
@@ -95,7 +99,7 @@ async def create_job(request: Request, svc: Service = Depends(get_service),
 
 @router.get("", response_model=JobPage, summary="List jobs, newest first")
 def list_jobs(request: Request, limit: int = Query(20, ge=1, le=200),
-              offset: int = Query(0, ge=0),
+              offset: int = Query(0, ge=0, le=MAX_OFFSET),
               status: str | None = Query(None, description="only jobs in this state: "
                                          + ", ".join(STATUSES)),
               svc: Service = Depends(get_service),
