@@ -160,9 +160,11 @@ def cmd_evaluate_audio(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_audio
 
     actors = {int(a) for a in args.actors.split(",")} if args.actors else None
+    speakers = {s.strip() for s in args.speakers.split(",") if s.strip()} if args.speakers else None
     progress = TqdmProgress(enabled=not args.quiet)
     try:
-        report = evaluate_audio(args.ravdess_dir, AudioOptions(model=args.audio_model), actors, hook=progress)
+        report = evaluate_audio(args.ravdess_dir, AudioOptions(model=args.audio_model), actors, hook=progress,
+                                labels_csv=args.labels_csv, speakers=speakers)
     finally:
         progress.close()
     print(json.dumps(report, indent=2))
@@ -175,7 +177,8 @@ def cmd_evaluate_face(args: argparse.Namespace) -> int:
 
     progress = TqdmProgress(enabled=not args.quiet)
     try:
-        report = evaluate_face(args.fer_npz, FaceOptions(model=args.face_model), hook=progress)
+        report = evaluate_face(args.fer_npz, FaceOptions(model=args.face_model), hook=progress,
+                               labels_csv=args.labels_csv)
     finally:
         progress.close()
     print(json.dumps(report, indent=2))
@@ -183,15 +186,24 @@ def cmd_evaluate_face(args: argparse.Namespace) -> int:
 
 
 def _add_evaluate_voice_face(evsub) -> None:
-    ea = evsub.add_parser("audio", help="voice model on speech files named like RAVDESS's")
-    ea.add_argument("--ravdess-dir", required=True,
-                    help="folder of Actor_NN folders (or files) named 03-01-EE-II-SS-RR-AA.*")
-    ea.add_argument("--actors", default="", help="comma-separated actor numbers to keep (default: all)")
+    # Exactly one source each: argparse says so in one usage line (exit 2, as a ConfigError).
+    ea = evsub.add_parser("audio", help="voice model on RAVDESS-named speech files or a labels.csv")
+    src = ea.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ravdess-dir", default=None,
+                     help="folder of Actor_NN folders (or files) named 03-01-EE-II-SS-RR-AA.*")
+    src.add_argument("--labels-csv", default=None, metavar="FILE",
+                     help="labels.csv with path,label[,speaker] (paths relative to it), or its folder")
+    ea.add_argument("--actors", default="", help="with --ravdess-dir: comma-separated actor numbers to keep (default: all)")
+    ea.add_argument("--speakers", default="", help="with --labels-csv: comma-separated speakers to keep (default: all)")
     ea.add_argument("--audio-model", default="default", help="'default' or a model directory")
     ea.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ea.set_defaults(func=cmd_evaluate_audio)
-    ef = evsub.add_parser("face", help="expression model on face crops in FER2013's .npz format")
-    ef.add_argument("--fer-npz", required=True, help=".npz with images (N, 48, 48) uint8, labels, label_names")
+    ef = evsub.add_parser("face", help="expression model on FER2013's .npz or a labels.csv of images")
+    src = ef.add_mutually_exclusive_group(required=True)
+    src.add_argument("--fer-npz", default=None, help=".npz with images (N, 48, 48) uint8, labels, label_names")
+    src.add_argument("--labels-csv", default=None, metavar="FILE",
+                     help="labels.csv with path,label of images (paths relative to it), or its folder; "
+                          "the largest face of each is scored")
     ef.add_argument("--face-model", default="default", help="'default' or a model directory")
     ef.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ef.set_defaults(func=cmd_evaluate_face)
