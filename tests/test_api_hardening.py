@@ -58,3 +58,31 @@ def test_the_largest_allowed_offset_works(make_client):
     client, _ = make_client()
     r = client.get(f"/jobs?offset={MAX_OFFSET}")
     assert r.status_code == 200 and r.json()["jobs"] == []
+
+
+# 2. a malformed multipart form is a 400, never a 500 -------------------------------------
+
+@pytest.mark.parametrize("path", ["/predict", "/jobs"])
+@pytest.mark.parametrize("boundary", ["x" * 300, "", '"unterminated'])
+def test_malformed_multipart_is_400(make_client, path, boundary):
+    client, fake = make_client()
+    body = f"--{boundary}\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nhi\r\n".encode()
+    r = client.post(path, content=body,
+                    headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code in (400, 415), r.text
+    assert "multipart" in r.json()["detail"]
+    assert fake.calls == [] and uploads_left(client) == []
+    assert client.app.state.service.runner.admitted == 0
+
+
+@pytest.mark.parametrize("path", ["/predict", "/jobs"])
+def test_a_truncated_form_is_400_and_nothing_is_analysed(make_client, path):
+    client, fake = make_client()
+    field = "video_file" if path == "/predict" else "file"
+    data = (Path(__file__).parent / "fixtures" / "dialogue.wav").read_bytes()
+    head = (f'--XyZ\r\nContent-Disposition: form-data; name="{field}"; filename="a.wav"\r\n'
+            "Content-Type: audio/wav\r\n\r\n").encode()
+    r = client.post(path, content=head + data[: len(data) // 2],  # no closing boundary
+                    headers={"content-type": "multipart/form-data; boundary=XyZ"})
+    assert r.status_code == 400 and "truncated" in r.json()["detail"], r.text
+    assert fake.calls == [] and uploads_left(client) == []

@@ -12,6 +12,7 @@ The client's file name is kept as a display string only: files are stored under 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -21,11 +22,13 @@ from urllib.parse import parse_qsl
 
 from fastapi import HTTPException, Request
 from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 MAX_FIELD_BYTES = 1024 * 1024
 """Largest text field (a transcript) accepted."""
 MAX_PARTS = 64
+_BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
+"""RFC 2046's boundary: 1 to 70 characters of its set, not ending with a space."""
 
 
 @dataclass(frozen=True)
@@ -196,14 +199,19 @@ async def receive_form(request: Request, root: Path, max_bytes: int, *,
         if ctype != b"multipart/form-data" or b"boundary" not in params:
             raise HTTPException(415, "expected a multipart/form-data body (or url-encoded text "
                                      f"fields); got {ctype.decode('latin-1') or 'no content type'}")
+        boundary = params[b"boundary"]
+        if not _BOUNDARY.fullmatch(boundary):
+            raise HTTPException(400, "malformed multipart body: the boundary must be 1 to 70 "
+                                     "letters, digits or '()+_,-./:=? ' (RFC 2046)")
         sink = _MultipartSink(form, frozenset(file_fields), frozenset(text_fields))
-        parser = MultipartParser(params[b"boundary"], {
-            "on_part_begin": sink.on_part_begin, "on_part_data": sink.on_part_data,
-            "on_part_end": sink.on_part_end, "on_header_field": sink.on_header_field,
-            "on_header_value": sink.on_header_value, "on_header_end": sink.on_header_end,
-            "on_headers_finished": sink.on_headers_finished})
         received = 0
         try:
+            # Built inside the try: python-multipart checks the boundary here too.
+            parser = MultipartParser(boundary, {
+                "on_part_begin": sink.on_part_begin, "on_part_data": sink.on_part_data,
+                "on_part_end": sink.on_part_end, "on_header_field": sink.on_header_field,
+                "on_header_value": sink.on_header_value, "on_header_end": sink.on_header_end,
+                "on_headers_finished": sink.on_headers_finished})
             async for chunk in request.stream():
                 received += len(chunk)
                 if received > max_bytes:
@@ -214,6 +222,10 @@ async def receive_form(request: Request, root: Path, max_bytes: int, *,
             raise HTTPException(400, f"malformed multipart body: {e}") from e
         finally:
             sink.close()
+        if parser.state != MultipartState.END:
+            # A truncated upload would otherwise be analysed as if it were the whole file.
+            raise HTTPException(400, "malformed multipart body: it ends before the closing "
+                                     "boundary (truncated upload?)")
         return form
     except BaseException:
         form.cleanup()
