@@ -9,28 +9,28 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from .. import __version__
-from ..errors import ConfigError, EmotraceError, MediaError, ModelError
-from . import routes, routes_jobs
+from ..errors import ConfigError, EmotraceError, MediaError, ModelError, StorageError
+from . import media, routes, routes_jobs
 from .lock import ServerLock
+from .middleware import CatchAll, HeadAsGet, JsonCORSMiddleware, error_answer
 from .runner import QueueFull, Runner
 from .service import AnalysisPipeline, Service, TextModel, UnsupportedMedia
 from .settings import Settings
 from .store import JobStore
+from .web import install_web
 
 log = logging.getLogger(__name__)
 
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UnsupportedMedia, 415), (MediaError, 422), (ConfigError, 400), (ModelError, 500),
-    (EmotraceError, 500))
+    (StorageError, 507), (EmotraceError, 500))
 """Each emotrace error class and its HTTP status; the first match wins."""
 
 DESCRIPTION = """
@@ -38,7 +38,8 @@ emotrace's REST service: what was said in a video, when, and how (7 emotions, 3 
 
 * `POST /predict`, `POST /predict_text`, `GET /health`: the older service's endpoints, unchanged.
 * `POST /jobs` and `GET /jobs/{id}`: for long files, with progress; results survive restarts and
-  come as JSON, CSV, SRT or WebVTT.
+  come as JSON, CSV, SRT or WebVTT; `GET /jobs/{id}/media` plays the upload back (with ranges).
+* `/` is a web page (a player with the emotion timeline); `/docs` and `/redoc` work offline.
 
 When API keys are configured, send `Authorization: Bearer KEY` or `X-API-Key: KEY`.
 """
@@ -63,14 +64,16 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Only reached without CatchAll (which answers first and keeps the connection).
+        status, detail = error_answer(exc)
         log.exception("%s %s failed", request.method, request.url.path)
-        return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status_code=500)
+        return JSONResponse({"detail": detail}, status_code=status)
 
 
 def _cors(app: FastAPI, origins: tuple[str, ...]) -> None:
     wildcard = "*" in origins
     app.add_middleware(
-        CORSMiddleware,
+        JsonCORSMiddleware,
         allow_origins=["*"] if wildcard else list(origins),
         # Browsers refuse '*' with credentials, and it would let any site use a user's cookies.
         allow_credentials=not wildcard,
@@ -134,21 +137,19 @@ def create_app(settings: Settings | None = None, pipeline: AnalysisPipeline | No
             service.close()
             lock.release()
 
-    app = FastAPI(title="emotrace", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # docs_url/redoc_url None: web.install_web serves both pages from files in the package
+    app = FastAPI(title="emotrace", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.service = service
     _install_error_handlers(app)
+    app.add_middleware(CatchAll)  # added first: innermost, so its answers get CORS headers
     _cors(app, settings.cors_origins)
+    app.add_middleware(HeadAsGet)
     app.include_router(routes.router)
     app.include_router(routes.keyed)
     app.include_router(routes_jobs.router)
-
-    page = resources.files(__package__).joinpath("static", "index.html")
-    if page.is_file():
-        html = page.read_text(encoding="utf-8")
-
-        @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-        def index() -> HTMLResponse:
-            return HTMLResponse(html)
+    app.include_router(media.router)
+    install_web(app)
 
     log.info("emotrace %s ready: %d worker(s), database %s", __version__, settings.workers,
              settings.database)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from .media import media_url
 from .routes import get_service
 from .schemas import PREDICT_EXAMPLE, JobCreated, JobOut, JobPage, errors
 from .security import require_api_key
@@ -58,6 +59,7 @@ def job_out(request: Request, job: Job) -> dict[str, Any]:
         "progress": {"stage": job.stage, "done": job.done, "total": job.total,
                      "fraction": round(job.fraction, 4)},
         "error": job.error, "options": dict(job.options), "reused": job.reused,
+        "media_url": media_url(request, job),
     }
 
 

@@ -94,7 +94,8 @@ class JobOut(BaseModel):
         "result_url": None, "filename": "meeting.mp4", "created_at": 1718000000.0,
         "started_at": 1718000001.2, "finished_at": None,
         "progress": {"stage": "asr", "done": 12.0, "total": 60.0, "fraction": 0.2},
-        "error": None, "options": {"transcript": None, "separate_audio": False}, "reused": False}})
+        "error": None, "options": {"transcript": None, "separate_audio": False}, "reused": False,
+        "media_url": "/jobs/3f2c9a…/media"}})
     id: str
     status: Literal["queued", "running", "done", "failed"]
     status_url: str
@@ -107,6 +108,9 @@ class JobOut(BaseModel):
     error: str | None = Field(description="why the job failed")
     options: dict[str, Any]
     reused: bool = Field(description="the result was reused from an identical earlier upload")
+    media_url: str | None = Field(None, description=(
+        "the uploaded file, for playing (with a token when API keys are on); None once it is "
+        "not kept"))
 
 
 class JobCreated(BaseModel):

@@ -224,8 +224,10 @@ class Service:
                    owner: str | None = None) -> Job:
         """Store a job for an upload and queue it (or finish it at once from a stored result).
 
-        The upload directory becomes the job's; it is removed when the job ends. ``owner``: the
-        API key's tag (see :func:`~emotrace.api.security.owner_of`).
+        The upload directory becomes the job's: kept while the job is (the web page plays it,
+        ``GET /jobs/{id}/media``), removed if the job fails, when it is deleted, or when it
+        passes ``keep_days``. ``owner``: the API key's tag (see
+        :func:`~emotrace.api.security.owner_of`).
         """
         media, audio = form.files[JOB_FILE], form.files.get(JOB_AUDIO)
         options = {"transcript": transcript, "separate_audio": audio is not None}
@@ -233,7 +235,8 @@ class Service:
                                 cache_key=self.cache_key(media, audio, options),
                                 upload_dir=str(form.directory), owner=owner)
         if job.reused:
-            form.cleanup()
+            if not job.upload_dir:  # a store that does not keep a reused job's upload
+                form.cleanup()
             slot.release()
             return job
         self.runner.submit(slot, self._run_job, job.id)
@@ -243,6 +246,7 @@ class Service:
         job = self.store.start(job_id)
         if job is None:  # deleted while it waited
             return
+        kept = False
         try:
             if not job.upload_dir:
                 raise FileNotFoundError("the job's upload is gone")
@@ -251,21 +255,27 @@ class Service:
             result = self.pipeline.analyze(folder / JOB_FILE, audio_path=audio,
                                            transcript=job.options.get("transcript"),
                                            hook=_ProgressWriter(self.store, job_id))
-            if not self.store.finish(job_id, render_all(without_paths(result))):
+            kept = self.store.finish(job_id, render_all(without_paths(result)))
+            if not kept:
                 log.info("job %s was deleted while running; its result is dropped", job_id)
         except Exception as e:  # every failure is the job's outcome, reported to its client
             if not isinstance(e, EmotraceError):
                 log.exception("job %s failed unexpectedly", job_id)
             self.store.fail(job_id, hide_paths(error_message(e), job.upload_dir))
         finally:
-            self._drop_upload(job)
+            if not kept:  # failed or deleted meanwhile; a done job keeps its media for playing
+                self._drop_upload(job)
             self.purge_old()
 
     def purge_old(self) -> int:
         """Remove finished jobs older than ``settings.keep_days`` (none when it is 0)."""
         if self.settings.keep_days <= 0:
             return 0
-        n = self.store.purge_finished(time.time() - self.settings.keep_days * 86_400)
+        before = time.time() - self.settings.keep_days * 86_400
+        for job in self.store.finished_before(before):  # their uploads go with them
+            if job.upload_dir:
+                shutil.rmtree(job.upload_dir, ignore_errors=True)
+        n = self.store.purge_finished(before)
         if n:
             log.info("removed %d job(s) finished more than %g day(s) ago", n, self.settings.keep_days)
         return n
@@ -284,7 +294,8 @@ class Service:
 
     def recover(self) -> None:
         """After a restart: re-run (or fail) jobs left queued or running, drop stray uploads."""
-        keep: set[Path] = set()
+        # done jobs keep their media (for the web page's player)
+        keep = {Path(j.upload_dir).resolve() for j in self.store.with_status("done") if j.upload_dir}
         for job in self.store.with_status("queued", "running"):
             folder = Path(job.upload_dir) if job.upload_dir else None
             if folder is None or not (folder / JOB_FILE).is_file():

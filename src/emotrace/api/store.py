@@ -167,7 +167,8 @@ class JobStore:
 
     def create(self, *, filename: str, options: Mapping[str, Any], content_hash: str,
                cache_key: str, upload_dir: str | None, owner: str | None = None) -> Job:
-        """Add a queued job; if a result for ``cache_key`` is stored, the job is done at once."""
+        """Add a queued job; if a result for ``cache_key`` is stored, the job is done at once
+        (and keeps ``upload_dir`` all the same: its media is still played back)."""
         job_id = uuid.uuid4().hex
         now = time.time()
         with self._lock:
@@ -181,7 +182,7 @@ class JobStore:
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (job_id, "done" if cached else "queued", now, now if cached else None,
                      filename, json.dumps(dict(options), sort_keys=True), content_hash, cache_key,
-                     None if cached else upload_dir, int(cached), 1 if cached else 0,
+                     upload_dir, int(cached), 1 if cached else 0,
                      1 if cached else 0, "reused" if cached else None, owner))
                 self._db.execute("COMMIT")
             except BaseException:
@@ -291,6 +292,14 @@ class JobStore:
                 self._db.execute("ROLLBACK")
                 raise
         return job
+
+    def finished_before(self, before: float) -> list[Job]:
+        """The done and failed jobs that finished before ``before`` (what
+        :meth:`purge_finished` would remove)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM jobs WHERE status IN ('done', 'failed')"
+                                    " AND finished_at < ?", (before,)).fetchall()
+        return [Job._from_row(r) for r in rows]
 
     def purge_finished(self, before: float) -> int:
         """Remove done and failed jobs that finished before ``before`` (a UNIX time), and the
