@@ -6,6 +6,11 @@ the app is the real one around stand-in models (see ``apihelpers``).
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -86,3 +91,62 @@ def test_a_truncated_form_is_400_and_nothing_is_analysed(make_client, path):
                     headers={"content-type": "multipart/form-data; boundary=XyZ"})
     assert r.status_code == 400 and "truncated" in r.json()["detail"], r.text
     assert fake.calls == [] and uploads_left(client) == []
+
+
+# 3. a 500 leaves a keep-alive connection usable -----------------------------------------
+
+class BrokenPipeline(FakePipeline):
+    """Raises an unexpected (non-emotrace) error for the transcript ``"BOOM"``."""
+
+    def analyze(self, path, *, audio_path=None, transcript=None, hook=None):
+        if transcript == "BOOM":
+            raise RuntimeError("a bug")
+        return super().analyze(path, audio_path=audio_path, transcript=transcript, hook=hook)
+
+
+@pytest.fixture
+def live_app(tmp_path):
+    """The app served by uvicorn in a thread on a free loopback port: ``(host, port, app)``."""
+    import uvicorn
+
+    app = create_app(Settings(data_dir=tmp_path / "live", workers=1), BrokenPipeline(),
+                     text_scorer=FakeTextScorer())
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    yield sock.getsockname()[0], sock.getsockname()[1], app
+    server.should_exit = True
+    thread.join(30)
+    sock.close()
+
+
+def _multipart(fields: dict[str, tuple[str | None, bytes]], boundary: str = "b0undary") -> bytes:
+    out = b""
+    for name, (filename, data) in fields.items():
+        fn = f'; filename="{filename}"' if filename is not None else ""
+        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"{fn}\r\n\r\n'
+                ).encode() + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def test_a_500_leaves_the_keep_alive_connection_usable(live_app):
+    host, port, _ = live_app
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    body = _multipart({"video_file": ("a.wav", (Path(__file__).parent / "fixtures" / "dialogue.wav")
+                                      .read_bytes()), "text": (None, b"BOOM")})
+    conn.request("POST", "/predict", body=body,
+                 headers={"Content-Type": "multipart/form-data; boundary=b0undary"})
+    r = conn.getresponse()
+    assert r.status == 500
+    assert json.loads(r.read()) == {"detail": "internal error: RuntimeError"}
+    assert (r.getheader("connection") or "").lower() != "close"
+    conn.request("GET", "/health")  # the same connection
+    r2 = conn.getresponse()
+    assert r2.status == 200 and json.loads(r2.read())["status"] == "healthy"
+    conn.close()

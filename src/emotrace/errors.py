@@ -25,3 +25,8 @@ class ModelError(EmotraceError):
 
 class DataError(EmotraceError):
     """An evaluation or training data file is missing or not in the expected format."""
+
+
+class StorageError(EmotraceError):
+    """The server's storage cannot take a write (disk full, file-size limit), or its job
+    database cannot be opened safely (damaged, unreadable)."""
