@@ -150,3 +150,60 @@ def test_a_500_leaves_the_keep_alive_connection_usable(live_app):
     r2 = conn.getresponse()
     assert r2.status == 200 and json.loads(r2.read())["status"] == "healthy"
     conn.close()
+
+
+# 4. /predict_text: the key is checked before the body is read, and the body is bounded -----
+
+def asgi_post(app, path: str, chunks: list[bytes], headers: dict[str, str]) -> tuple[int, dict, int]:
+    """POST ``chunks`` straight to the ASGI app; ``(status, JSON body, chunks it read)``."""
+    import asyncio
+
+    read = 0
+    sent: list[dict] = []
+
+    async def receive():
+        nonlocal read
+        if read < len(chunks):
+            read += 1
+            return {"type": "http.request", "body": chunks[read - 1], "more_body": read < len(chunks)}
+        await asyncio.sleep(3600)  # the client is still "sending"; never reached when refused early
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+             "query_string": b"", "server": ("testserver", 80), "client": ("127.0.0.1", 1),
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), 30))
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, json.loads(body), read
+
+
+@pytest.mark.parametrize("ctype", ["application/x-www-form-urlencoded",
+                                   "multipart/form-data; boundary=XyZ"])
+def test_predict_text_refuses_a_missing_key_before_reading_the_body(make_client, ctype):
+    client, _ = make_client(api_keys=("k1",))
+    chunks = [b"text=" + b"a" * 65536] * 100  # 6.5 MB announced, without a length
+    status, body, read = asgi_post(client.app, "/predict_text", chunks, {"content-type": ctype})
+    assert status == 401 and "API key" in body["detail"]
+    assert read == 0, f"{read} chunk(s) of the body were read before the key was checked"
+    assert uploads_left(client) == []
+
+
+def test_predict_text_body_is_bounded(make_client):
+    from emotrace.api.routes import MAX_TEXT_BODY
+
+    client, _ = make_client(api_keys=("k1",))
+    chunks = [b"text=" + b"a" * 65536] + [b"a" * 65536] * 40  # 2.6 MB, no Content-Length
+    status, body, read = asgi_post(client.app, "/predict_text", chunks,
+                                   {"content-type": "application/x-www-form-urlencoded",
+                                    "x-api-key": "k1"})
+    assert status == 413 and "limit" in body["detail"]
+    assert read <= MAX_TEXT_BODY // 65536 + 2, "reading did not stop at the limit"
+    r = client.post("/predict_text", data={"text": "x" * (MAX_TEXT_BODY + 1)}, headers={"X-API-Key": "k1"})
+    assert r.status_code == 413
+    r = client.post("/predict_text", files={"text": (None, "I am fine")}, headers={"X-API-Key": "k1"})
+    assert r.status_code == 200 and len(r.json()["emotions"]) == 7
+    assert uploads_left(client) == []

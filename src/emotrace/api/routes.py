@@ -4,18 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from .. import __version__
 from .schemas import PREDICT_EXAMPLE, Health, PredictResponse, TextScores, errors
 from .security import require_api_key
 from .service import Service, check_media
-from .uploads import receive_form
+from .uploads import MAX_FIELD_BYTES, receive_form
 
 EARLY_SLOT_BYTES = 1024 * 1024
 """Bodies larger than this (or of unknown size) need a free slot *before* they are read, so a
 client with a big upload is turned away at once when the queue is full."""
+
+MAX_TEXT_BODY = MAX_FIELD_BYTES + 64 * 1024
+"""Largest ``/predict_text`` body: one text field of at most ``MAX_FIELD_BYTES`` and its framing."""
+
+_TEXT_FIELDS = {"type": "object", "required": ["text"], "properties": {"text": {
+    "type": "string", "description": f"the text to score (at most {MAX_FIELD_BYTES} bytes)"}}}
+_TEXT_BODY = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": _TEXT_FIELDS, "example": {"text": "I am feeling great today!"}},
+        "multipart/form-data": {"schema": _TEXT_FIELDS},
+    },
+}
 
 _PREDICT_BODY = {
     "required": True,
@@ -56,14 +70,23 @@ def health(svc: Service = Depends(get_service)) -> dict[str, Any]:
 
 
 @keyed.post("/predict_text", summary="Emotion and sentiment of one text",
-            responses={200: {"model": TextScores}, **errors(401, 422)})
-def predict_text(text: str = Form(..., examples=["I am feeling great today!"],
-                                  description="the text to score"),
-                 svc: Service = Depends(get_service)) -> dict[str, Any]:
+            openapi_extra={"requestBody": _TEXT_BODY},
+            responses={200: {"model": TextScores}, **errors(400, 401, 413, 415, 422)})
+async def predict_text(request: Request, svc: Service = Depends(get_service)) -> dict[str, Any]:
     """Score a text from its words alone: all 7 emotions and 3 sentiments, highest first."""
-    if not text.strip():
+    # The form is read here, not by a Form() parameter: FastAPI reads those (unbounded, to a
+    # temporary file) before any dependency runs, so before the API key is checked.
+    if not request.headers.get("content-type"):  # no form at all: the field is what is missing
+        raise HTTPException(422, "send the text to score as the form field 'text'")
+    form = await receive_form(request, svc.settings.upload_dir, MAX_TEXT_BODY,
+                              file_fields=(), text_fields=("text",))
+    form.cleanup()
+    if "text" not in form.fields:
+        raise HTTPException(422, "send the text to score as the form field 'text'")
+    text = form.text("text")
+    if text is None:
         raise HTTPException(422, "text is empty")
-    return svc.score_text(text.strip())
+    return await run_in_threadpool(svc.score_text, text)
 
 
 @keyed.post("/predict", summary="Analyse a video (or audio, or text) and wait for the result",
