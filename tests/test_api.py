@@ -141,7 +141,7 @@ def test_pipeline_media_error_is_422_without_server_paths(make_client):
     client, _ = make_client()
     r = client.post("/predict", files=upload("dialogue.wav", "video_file"), data={"text": "FAIL"})
     assert r.status_code == 422
-    assert r.json()["detail"] == "video_file: corrupt audio (test)"
+    assert r.json()["detail"] == "dialogue.wav: corrupt audio (test)"  # the client's name
 
 
 def test_not_a_form_is_415_and_unknown_routes_are_json(make_client):
@@ -281,7 +281,7 @@ def test_failed_job_reports_why(make_client):
     r = client.post("/jobs", files=upload("dialogue.wav"), data={"text": "FAIL"})
     job = wait_for(client, r.json()["id"])
     assert job["status"] == "failed"
-    assert job["error"] == "media error: file: corrupt audio (test)"
+    assert job["error"] == "media error: dialogue.wav: corrupt audio (test)"  # the client's name
     r = client.get(f"/jobs/{job['id']}/result")
     assert r.status_code == 409 and "failed" in r.json()["detail"]
     assert uploads_left(client) == []

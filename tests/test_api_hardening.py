@@ -207,3 +207,26 @@ def test_predict_text_body_is_bounded(make_client):
     r = client.post("/predict_text", files={"text": (None, "I am fine")}, headers={"X-API-Key": "k1"})
     assert r.status_code == 200 and len(r.json()["emotions"]) == 7
     assert uploads_left(client) == []
+
+
+# 6. a video without sound + a transcript works on both endpoints; errors name the client's file
+
+def test_a_silent_video_with_a_transcript_is_accepted_by_both_endpoints(make_client):
+    client, fake = make_client()
+    r = client.post("/predict", files=upload("no_audio.mp4", "video_file"), data={"text": "hi"})
+    assert r.status_code == 200, r.text
+    r = client.post("/jobs", files=upload("no_audio.mp4"), data={"text": "hi there"})
+    assert r.status_code == 202, r.text
+    assert wait_for(client, r.json()["id"])["status"] == "done"
+    assert [c["transcript"] for c in fake.calls] == ["hi", "hi there"]
+
+
+@pytest.mark.parametrize("path, field", [("/predict", "video_file"), ("/jobs", "file")])
+def test_errors_name_the_clients_file_never_the_form_field(make_client, path, field):
+    client, _ = make_client()
+    r = client.post(path, files=upload("no_audio.mp4", field, filename="holiday.mp4"))
+    assert r.status_code == 422 and r.json()["detail"].startswith("holiday.mp4: has no audio track")
+    r = client.post(path, files=upload("dialogue.wav", field, filename="talk.wav"),
+                    data={"text": "FAIL"})
+    detail = r.json()["detail"] if path == "/predict" else wait_for(client, r.json()["id"])["error"]
+    assert "talk.wav: corrupt audio" in detail and field not in detail and "upload" not in detail

@@ -136,17 +136,19 @@ class Pipeline:
                            **{name: s.model_name for name, s in self.scorers.items()}},
                 "asr_device": f"{self.transcriber.device}/{self.transcriber.compute_type}"}
 
-    def _load(self, path: PathLike | None, audio_path: PathLike | None
-              ) -> tuple[MediaInfo | None, np.ndarray, float]:
+    def _load(self, path: PathLike | None, audio_path: PathLike | None, needs_audio: bool = True
+              ) -> tuple[MediaInfo | None, np.ndarray | None, float]:
         info = probe(path) if path is not None else None
         source = audio_path if audio_path is not None else path
         audio_info = probe(source) if audio_path is not None or info is None else info
-        if not audio_info.has_audio:
+        if not audio_info.has_audio and needs_audio:
             raise MediaError(f"{source}: has no audio track")
         limit = self.config.media.max_duration
         longest = max(audio_info.duration, info.duration if info else 0.0)
         if limit is not None and longest > limit:
             raise MediaError(f"{source}: lasts {longest:.0f} s, more than the {limit:.0f} s allowed")
+        if not audio_info.has_audio:  # a transcript was given: the words and the picture suffice
+            return info, None, longest
         audio = decode_audio(source)
         duration = max(len(audio) / SAMPLE_RATE, longest)
         return info, audio, duration
@@ -167,7 +169,9 @@ class Pipeline:
 
         Raises:
             ConfigError: neither ``path`` nor ``audio_path`` given.
-            MediaError: a file is missing, not media, corrupt, or has no audio track.
+            MediaError: a file is missing, not media, corrupt, or has no audio track (needed
+                only without a ``transcript``: with one, a silent video is scored from its
+                words and faces).
             ModelError: a model failed while running.
         """
         if path is None and audio_path is None:
@@ -183,7 +187,7 @@ class Pipeline:
             clock = now
 
         hook("media", 0, 1)
-        info, audio, duration = self._load(path, audio_path)
+        info, audio, duration = self._load(path, audio_path, needs_audio=transcript is None)
         hook("media", 1, 1)
         lap("media")
 

@@ -61,8 +61,22 @@ def error_message(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
-def hide_paths(message: str, folder: Path | str | None) -> str:
-    """Drop the server's upload directory from a message, leaving the field's name."""
+UPLOADED, UPLOADED_AUDIO = "the uploaded file", "the uploaded audio file"
+"""How a message names an upload whose client gave no file name."""
+
+
+def hide_paths(message: str, folder: Path | str | None,
+               names: Mapping[Path, str] | None = None) -> str:
+    """Name the files in a message as the client did, and drop the server's upload directory.
+
+    Args:
+        message: an error message that may hold server paths.
+        folder: the upload directory.
+        names: each stored file's path → the client's name for it.
+    """
+    for path, shown in (names or {}).items():
+        for form in {str(path), str(Path(path).resolve())}:
+            message = message.replace(form, shown)
     if not folder:
         return message
     for form in {str(folder), str(Path(folder).resolve())}:
@@ -104,7 +118,7 @@ def check_media(form: ReceivedForm, fields: list[str], needs_audio: bool) -> Non
     info = None
     for name in fields:
         stored = form.files[name]
-        shown = stored.filename or name
+        shown = stored.filename or UPLOADED
         try:
             info = probe(stored.path)
         except MediaError as e:
@@ -215,7 +229,9 @@ class Service:
         try:
             result = await asyncio.wrap_future(future)
         except EmotraceError as e:
-            raise type(e)(hide_paths(str(e), form.directory)) from e
+            names = {f.path: f.filename or (UPLOADED_AUDIO if f.field == audio else UPLOADED)
+                     for f in form.files.values()}
+            raise type(e)(hide_paths(str(e), form.directory, names)) from e
         return without_paths(result).to_dict()
 
     # jobs ------------------------------------------------------------------------------
@@ -261,7 +277,10 @@ class Service:
         except Exception as e:  # every failure is the job's outcome, reported to its client
             if not isinstance(e, EmotraceError):
                 log.exception("job %s failed unexpectedly", job_id)
-            self.store.fail(job_id, hide_paths(error_message(e), job.upload_dir))
+            folder = Path(job.upload_dir) if job.upload_dir else None
+            names = {folder / JOB_FILE: job.filename or UPLOADED,
+                     folder / JOB_AUDIO: UPLOADED_AUDIO} if folder else {}
+            self.store.fail(job_id, hide_paths(error_message(e), folder, names))
         finally:
             if not kept:  # failed or deleted meanwhile; a done job keeps its media for playing
                 self._drop_upload(job)
