@@ -230,3 +230,75 @@ def test_errors_name_the_clients_file_never_the_form_field(make_client, path, fi
                     data={"text": "FAIL"})
     detail = r.json()["detail"] if path == "/predict" else wait_for(client, r.json()["id"])["error"]
     assert "talk.wav: corrupt audio" in detail and field not in detail and "upload" not in detail
+
+
+# 7. out of storage: 507 with a reason, logged; a job whose result cannot be stored fails ----
+
+class _FullDisk:
+    """A file whose writes fail past ``room`` bytes, as on a full disk or over a file-size limit."""
+
+    def __init__(self, f, room: int, code: int):
+        self.f, self.room, self.code = f, room, code
+
+    def write(self, data):
+        self.room -= len(data)
+        if self.room < 0:
+            raise OSError(self.code, __import__("os").strerror(self.code))
+        return self.f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+
+@pytest.mark.parametrize("code", [28, 27])  # ENOSPC, EFBIG
+@pytest.mark.parametrize("path, field", [("/predict", "video_file"), ("/jobs", "file")])
+def test_an_upload_that_cannot_be_written_is_507(make_client, monkeypatch, caplog, code, path, field):
+    import builtins
+
+    from emotrace.api import uploads
+
+    monkeypatch.setattr(uploads, "open", lambda *a, **k: _FullDisk(builtins.open(*a, **k), 10_000, code),
+                        raising=False)
+    client, fake = make_client()
+    r = client.post(path, files=upload("dialogue.mp4", field))
+    assert r.status_code == 507, r.text
+    assert "storage space" in r.json()["detail"]
+    assert any(rec.levelname == "ERROR" and "storage" in rec.getMessage() for rec in caplog.records)
+    assert fake.calls == [] and uploads_left(client) == []
+    assert client.app.state.service.runner.admitted == 0
+    assert client.get("/health").status_code == 200
+
+
+def test_a_job_whose_result_cannot_be_stored_fails_with_the_reason(make_client, monkeypatch, caplog):
+    import sqlite3
+
+    client, _ = make_client()
+    store = client.app.state.service.store
+
+    def full(*_a, **_k):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store, "finish", full)
+    job = wait_for(client, client.post("/jobs", files=upload("dialogue.wav")).json()["id"])
+    assert job["status"] == "failed" and "storage" in job["error"], job
+    assert any(rec.levelname == "ERROR" and job["id"] in rec.getMessage() for rec in caplog.records)
+    assert uploads_left(client) == []
+
+
+def test_a_job_whose_failure_cannot_be_stored_either_is_logged(make_client, monkeypatch, caplog):
+    import sqlite3
+
+    client, fake = make_client()
+    store = client.app.state.service.store
+
+    def full(*_a, **_k):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store, "finish", full)
+    monkeypatch.setattr(store, "fail", full)
+    job_id = client.post("/jobs", files=upload("dialogue.wav")).json()["id"]
+    deadline = time.monotonic() + 30
+    while not any(job_id in rec.getMessage() and "cannot record it" in rec.getMessage()
+                  for rec in caplog.records):
+        assert time.monotonic() < deadline, "the lost job was never logged"
+        time.sleep(0.05)

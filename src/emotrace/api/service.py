@@ -20,6 +20,7 @@ from typing import Any, Mapping, Protocol
 
 from ..errors import ConfigError, EmotraceError, MediaError, ModelError
 from ..types import AnalysisResult, ModalityScores, Utterance, UtteranceResult
+from .middleware import storage_error
 from .runner import Runner, Slot
 from .settings import Settings
 from .store import Job, JobStore
@@ -54,6 +55,9 @@ class TextModel(Protocol):
 
 def error_message(exc: BaseException) -> str:
     """A one-line reason for a client, naming the kind of problem."""
+    full = storage_error(exc)
+    if full is not None:
+        return f"storage error: {full}"
     kind = {MediaError: "media error", ConfigError: "invalid option", ModelError: "model error"}
     for cls, name in kind.items():
         if isinstance(exc, cls):
@@ -275,16 +279,26 @@ class Service:
             if not kept:
                 log.info("job %s was deleted while running; its result is dropped", job_id)
         except Exception as e:  # every failure is the job's outcome, reported to its client
-            if not isinstance(e, EmotraceError):
+            if storage_error(e) is not None:  # the operator must act: say so, without a trace
+                log.error("job %s failed: %s", job_id, storage_error(e))
+            elif not isinstance(e, EmotraceError):
                 log.exception("job %s failed unexpectedly", job_id)
             folder = Path(job.upload_dir) if job.upload_dir else None
             names = {folder / JOB_FILE: job.filename or UPLOADED,
                      folder / JOB_AUDIO: UPLOADED_AUDIO} if folder else {}
-            self.store.fail(job_id, hide_paths(error_message(e), folder, names))
+            try:
+                self.store.fail(job_id, hide_paths(error_message(e), folder, names))
+            except Exception as again:  # nothing else would ever say why the job is stuck
+                log.error("job %s failed (%s) and the job database cannot record it (%s); it "
+                          "shows 'running' until the next start, which fails it", job_id,
+                          error_message(e), again)
         finally:
-            if not kept:  # failed or deleted meanwhile; a done job keeps its media for playing
-                self._drop_upload(job)
-            self.purge_old()
+            try:
+                if not kept:  # failed or deleted meanwhile; a done job keeps its media for playing
+                    self._drop_upload(job)
+                self.purge_old()
+            except Exception:
+                log.exception("job %s: cleaning up after it failed", job_id)
 
     def purge_old(self) -> int:
         """Remove finished jobs older than ``settings.keep_days`` (none when it is 0)."""
