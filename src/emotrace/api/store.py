@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from ..errors import StorageError
+from .walcheck import wal_damage
+
 SCHEMA_VERSION = 2
 STATUSES = ("queued", "running", "done", "failed")
 
@@ -66,6 +69,12 @@ def _visible_to(owner: str | None) -> tuple[str, list[str]]:
     """The SQL condition (and its argument) for the jobs ``owner`` may see: its own and the
     unowned ones; every job when ``owner`` is None (keys off)."""
     return ("(owner = ? OR owner IS NULL)", [owner]) if owner is not None else ("", [])
+
+
+def _damaged(path: str, why: str) -> str:
+    return (f"the job database {path} is damaged: {why}. Nothing was changed. Stop any server "
+            f"using it, move {path} and its -wal and -shm files aside (keep them), then restore "
+            "a backup there, or start without it to begin with no jobs")
 
 
 @dataclass(frozen=True)
@@ -132,7 +141,22 @@ class JobStore:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # Before SQLite sees it: SQLite would drop a damaged log's jobs without a word.
+            damage = wal_damage(f"{self.path}-wal")
+            if damage:
+                raise StorageError(_damaged(self.path, f"its write-ahead log {self.path}-wal "
+                                                       f"is damaged ({damage})"))
         self._lock = threading.RLock()
+        try:
+            self._open()
+        except sqlite3.DatabaseError as e:
+            if getattr(self, "_db", None) is not None:
+                self._db.close()
+            if isinstance(e, sqlite3.OperationalError):  # permissions, a folder in the way
+                raise StorageError(f"the job database {self.path} cannot be opened: {e}") from e
+            raise StorageError(_damaged(self.path, str(e))) from e  # "file is not a database"
+
+    def _open(self) -> None:
         # isolation_level=None: autocommit, with explicit BEGIN where several statements
         # must land together.
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
@@ -140,6 +164,10 @@ class JobStore:
         self._db.row_factory = sqlite3.Row
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
+            problems = [r[0] for r in self._db.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                self._db.close()
+                raise sqlite3.DatabaseError("; ".join(map(str, problems)))
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
