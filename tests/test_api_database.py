@@ -92,3 +92,21 @@ def test_serve_refuses_a_damaged_database_with_one_line(tmp_path, capsys, monkey
     app = create_app(Settings(data_dir=data), FakePipeline(), text_scorer=FakeTextScorer())
     assert app.state.service.store.list()[1] == 0
     app.state.service.store.close()
+
+
+def test_finished_jobs_reach_the_database_file_while_the_server_runs(tmp_path, monkeypatch):
+    from emotrace.api import store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY_S", 0.0)
+    db = tmp_path / "jobs.sqlite3"
+    store = JobStore(db)
+    job_id = _add_jobs(store, 1)[0]
+    assert store.start(job_id) is not None and store.finish(job_id, {"json": "{}"})
+    backup = tmp_path / "backup.sqlite3"  # the file alone, as a naive backup copies it
+    shutil.copyfile(db, backup)
+    copy = sqlite3.connect(backup)
+    assert copy.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone() == ("done",)
+    copy.close()
+    store.close()
+    store.close()  # idempotent
+    assert not Path(f"{db}-wal").exists() or Path(f"{db}-wal").stat().st_size == 0

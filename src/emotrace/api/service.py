@@ -279,6 +279,11 @@ class Service:
             if not kept:
                 log.info("job %s was deleted while running; its result is dropped", job_id)
         except Exception as e:  # every failure is the job's outcome, reported to its client
+            if self.store.closed:  # the server is stopping; its upload stays for the next start
+                log.info("job %s stopped by the server's shutdown; the next start runs it again",
+                         job_id)
+                kept = True
+                return
             if storage_error(e) is not None:  # the operator must act: say so, without a trace
                 log.error("job %s failed: %s", job_id, storage_error(e))
             elif not isinstance(e, EmotraceError):
@@ -296,7 +301,8 @@ class Service:
             try:
                 if not kept:  # failed or deleted meanwhile; a done job keeps its media for playing
                     self._drop_upload(job)
-                self.purge_old()
+                if not self.store.closed:
+                    self.purge_old()
             except Exception:
                 log.exception("job %s: cleaning up after it failed", job_id)
 
@@ -351,5 +357,7 @@ class Service:
         self.purge_old()
 
     def close(self) -> None:
-        """Stop the pool (queued jobs stay queued in the store for the next start)."""
+        """Stop the pool and close the store, checkpointed (queued jobs stay queued for the
+        next start; a running one stops at its next progress report and runs again then)."""
         self.runner.shutdown(wait=False)
+        self.store.close()

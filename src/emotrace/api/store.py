@@ -17,6 +17,7 @@ unowned ones created while keys were off. Version 1 databases gain the column on
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -28,7 +29,12 @@ from typing import Any, Iterable, Mapping
 from ..errors import StorageError
 from .walcheck import wal_damage
 
+log = logging.getLogger(__name__)
+
 SCHEMA_VERSION = 2
+CHECKPOINT_EVERY_S = 60.0
+"""Longest time a finished job may live only in the write-ahead log (``-wal``) before it is
+copied into the database file itself, which is what a plain file backup holds."""
 STATUSES = ("queued", "running", "done", "failed")
 
 _SCHEMA = """
@@ -147,6 +153,8 @@ class JobStore:
                 raise StorageError(_damaged(self.path, f"its write-ahead log {self.path}-wal "
                                                        f"is damaged ({damage})"))
         self._lock = threading.RLock()
+        self._closed = False
+        self._checkpointed = time.monotonic()
         try:
             self._open()
         except sqlite3.DatabaseError as e:
@@ -178,9 +186,35 @@ class JobStore:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                              (str(SCHEMA_VERSION),))
 
-    def close(self) -> None:
-        """Close the connection (the store cannot be used afterwards)."""
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def checkpoint(self, force: bool = False) -> None:
+        """Copy what the write-ahead log holds into the database file.
+
+        Without ``force``, only when :data:`CHECKPOINT_EVERY_S` have passed since the last time
+        (called after each job ends, so that costs nothing on a busy server); never raises.
+        """
         with self._lock:
+            now = time.monotonic()
+            if self._closed or (not force and now - self._checkpointed < CHECKPOINT_EVERY_S):
+                return
+            self._checkpointed = now
+            try:
+                # TRUNCATE leaves an empty log: after a clean stop the file alone is the database.
+                self._db.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if force else 'PASSIVE'})")
+            except sqlite3.Error as e:  # a busy or full disk: the log still holds everything
+                log.warning("could not checkpoint the job database %s: %s", self.path, e)
+
+    def close(self) -> None:
+        """Checkpoint and close the connection (idempotent; the store cannot be used afterwards)."""
+        with self._lock:
+            if self._closed:
+                return
+            self.checkpoint(force=True)
+            self._closed = True
             self._db.close()
 
     def _one(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Row | None:
@@ -287,12 +321,14 @@ class JobStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        self.checkpoint()
         return True
 
     def fail(self, job_id: str, error: str) -> None:
         """Mark a job failed with the reason."""
         self._run("UPDATE jobs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
                   (time.time(), error, job_id))
+        self.checkpoint()
 
     def requeue(self, job_id: str) -> None:
         """Put an interrupted job back in the queue."""
