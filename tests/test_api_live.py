@@ -127,3 +127,46 @@ def test_a_signal_stops_the_server_with_every_row_in_the_database_file(tmp_path,
     assert rows == {i: "done" for i in ids}
     assert db.execute("SELECT COUNT(DISTINCT cache_key) FROM results").fetchone()[0] == 3
     db.close()
+
+
+def test_kill_9_mid_work_then_restart_every_job_done_exactly_once(tmp_path, servers):
+    data, gate, done_log = tmp_path / "data", tmp_path / "gate", tmp_path / "done.log"
+    server = servers(data, gate, done_log)  # no gate yet: the first job holds the only worker
+    wav = (FIXTURES / "dialogue.wav").read_bytes()
+    ids = [server.post_job(wav, f"c{i}.wav", text=f"words {i}")["id"] for i in range(3)]
+    assert server.wait(ids[0], statuses=("running",))["status"] == "running"
+    assert [server.get(f"/jobs/{i}")[1]["status"] for i in ids[1:]] == ["queued", "queued"]
+    # and an upload cut off half way by the kill
+    port = int(server.url.rsplit(":", 1)[1])
+    partial = socket.create_connection(("127.0.0.1", port))
+    head = ('--B\r\nContent-Disposition: form-data; name="file"; filename="cut.wav"\r\n\r\n').encode()
+    partial.sendall(f"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+                    f"boundary=B\r\nContent-Length: {len(head) + len(wav) + 10}\r\n\r\n".encode()
+                    + head + wav[: len(wav) // 2])
+    uploads = data / "uploads"
+    deadline = time.monotonic() + 30
+    while len([p for p in uploads.iterdir() if p.is_dir()]) < 4:
+        assert time.monotonic() < deadline, "the cut-off upload never reached the disk"
+        time.sleep(0.05)
+
+    server.stop(signal.SIGKILL)
+    partial.close()
+    gate.touch()
+    server = servers(data, gate, done_log)
+    jobs = [server.wait(i) for i in ids]
+    assert [j["status"] for j in jobs] == ["done"] * 3, jobs
+    assert server.get("/jobs")[1]["total"] == 3
+    for i in ids:
+        status, body = server.get(f"/jobs/{i}/result")
+        assert status == 200 and body["analysis"]["utterances"]
+    assert server.stop() in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
+
+    runs = done_log.read_text().splitlines()
+    assert len(runs) == 3 and len(set(runs)) == 3, runs  # each analysis completed once
+    db = sqlite3.connect(data / "jobs.sqlite3")
+    attempts = dict(db.execute("SELECT id, attempts FROM jobs").fetchall())
+    kept = {Path(r[0]).resolve() for r in db.execute("SELECT upload_dir FROM jobs") if r[0]}
+    db.close()
+    assert attempts == {ids[0]: 2, ids[1]: 1, ids[2]: 1}
+    left = {p.resolve() for p in uploads.iterdir()}
+    assert left <= kept, f"uploads no job owns: {left - kept}"  # the cut-off one is gone
