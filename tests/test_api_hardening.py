@@ -302,3 +302,73 @@ def test_a_job_whose_failure_cannot_be_stored_either_is_logged(make_client, monk
                   for rec in caplog.records):
         assert time.monotonic() < deadline, "the lost job was never logged"
         time.sleep(0.05)
+
+
+# 10. the smaller ones ------------------------------------------------------------------------
+
+def test_a_refused_cors_preflight_is_json(make_client):
+    client, _ = make_client()
+    r = client.options("/predict", headers={"Origin": "https://evil.example",
+                                            "Access-Control-Request-Method": "POST"})
+    assert r.status_code == 400 and r.headers["content-type"] == "application/json"
+    assert "origin" in r.json()["detail"].lower()
+    assert "access-control-allow-origin" not in r.headers
+
+
+@pytest.mark.parametrize("path", ["/health", "/jobs", "/openapi.json"])
+def test_head_works_on_get_routes(make_client, path):
+    client, _ = make_client()
+    get, head = client.get(path), client.head(path)
+    assert head.status_code == 200 == get.status_code
+    assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+
+
+def test_openapi_lists_the_errors_and_choices_of_the_job_routes(make_client):
+    from emotrace.api.store import STATUSES
+    from emotrace.export import FORMATS
+
+    client, _ = make_client()
+    paths = client.get("/openapi.json").json()["paths"]
+    listing = paths["/jobs"]["get"]
+    assert {"400", "401", "422"} <= set(listing["responses"])
+    params = {p["name"]: p["schema"] for p in listing["parameters"]}
+    assert json.dumps(params["status"]).count('"enum"') and all(s in json.dumps(params["status"])
+                                                                for s in STATUSES)
+    assert params["offset"]["maximum"] and params["limit"]["maximum"] == 200
+    result = {p["name"]: p["schema"] for p in paths["/jobs/{job_id}/result"]["get"]["parameters"]}
+    assert result["format"]["enum"] == list(FORMATS)
+    assert {"400", "401", "404", "409"} <= set(paths["/jobs/{job_id}/result"]["get"]["responses"])
+
+
+def test_long_values_are_not_echoed_back(make_client):
+    client, _ = make_client()
+    long = "a" * 50_000
+    for path in (f"/jobs/{long}", f"/jobs/{long}/result", f"/jobs?status={long}",
+                 f"/jobs/{'b' * 32}/result?format={long}", f"/jobs?limit={long}"):
+        r = client.get(path)
+        assert r.status_code in (400, 404, 422), (path[:80], r.status_code)
+        assert len(r.content) < 2_000, f"{path[:40]}… echoed {len(r.content)} bytes"
+    r = client.delete(f"/jobs/{long}")
+    assert r.status_code == 404 and len(r.content) < 2_000
+
+
+def test_another_key_does_not_learn_that_the_same_bytes_were_uploaded(make_client):
+    client, fake = make_client(api_keys=("alice", "bob"))
+    alice, bob = {"X-API-Key": "alice"}, {"X-API-Key": "bob"}
+    first = client.post("/jobs", files=upload("dialogue.wav"), headers=alice).json()
+    assert wait_for(client, first["id"], headers=alice)["status"] == "done"
+    again = client.post("/jobs", files=upload("dialogue.wav"), headers=alice).json()
+    assert wait_for(client, again["id"], headers=alice)["reused"] is True  # one key: reused
+    theirs = client.post("/jobs", files=upload("dialogue.wav"), headers=bob).json()
+    job = wait_for(client, theirs["id"], headers=bob)
+    assert job["status"] == "done" and job["reused"] is False
+    assert len(fake.calls) == 2  # bob's upload was analysed, not served from alice's
+    # /predict serves a stored result only from the asking key's own jobs (or it would answer
+    # at once, telling by its speed what another key uploaded)
+    carol = client.post("/jobs", files=upload("dialogue.mp4"), headers=alice).json()
+    assert wait_for(client, carol["id"], headers=alice)["status"] == "done"
+    calls = len(fake.calls)
+    assert client.post("/predict", files=upload("dialogue.mp4", "video_file"), headers=bob).status_code == 200
+    assert len(fake.calls) == calls + 1
+    assert client.post("/predict", files=upload("dialogue.mp4", "video_file"), headers=alice).status_code == 200
+    assert len(fake.calls) == calls + 1  # alice's own stored result

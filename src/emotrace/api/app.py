@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import ConfigError, EmotraceError, MediaError, ModelError, StorageError
 from . import media, routes, routes_jobs
 from .lock import ServerLock
-from .middleware import CatchAll, HeadAsGet, JsonCORSMiddleware, error_answer
+from .middleware import (CatchAll, HeadAsGet, JsonCORSMiddleware, error_answer, http_error,
+                         validation_error)
 from .runner import QueueFull, Runner
 from .service import AnalysisPipeline, Service, TextModel, UnsupportedMedia
 from .settings import Settings
@@ -50,6 +53,9 @@ def _status(exc: Exception) -> int:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+
     @app.exception_handler(EmotraceError)
     async def emotrace_error(request: Request, exc: EmotraceError) -> JSONResponse:
         status = _status(exc)

@@ -8,6 +8,8 @@
   they declare): the GET runs and its body is dropped, headers kept.
 * :class:`JsonCORSMiddleware`: Starlette's CORS middleware, with a rejected preflight answered
   ``{"detail": …}`` like every other error instead of plain text.
+* :func:`http_error`, :func:`validation_error`: FastAPI's error answers, with what they quote
+  of the client's input cut short.
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import re
 import sqlite3
 from typing import Any
 
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -114,3 +122,36 @@ class JsonCORSMiddleware(CORSMiddleware):
                    if k.lower() not in ("content-length", "content-type")}
         return Response(json.dumps({"detail": detail}), status_code=response.status_code,
                         headers=headers, media_type="application/json")
+
+
+SHOWN = 64
+"""Longest piece of a client's input (an id, a query value) quoted back in an error."""
+
+
+def shorten(value: Any, limit: int = SHOWN) -> Any:
+    """A client's value cut to ``limit`` characters (with ``…``), so an error never echoes
+    a 50 KB id back; other types are returned as they are when short."""
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + "…"
+    if len(repr(value)) > 4 * limit:
+        return f"({type(value).__name__}, too long to show)"
+    return value
+
+
+_LONG_WORD = re.compile(r"\S{%d,}" % (SHOWN + 1))
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """FastAPI's answer to an HTTPException, with any over-long word of the detail cut."""
+    if isinstance(exc.detail, str):
+        exc.detail = _LONG_WORD.sub(lambda m: shorten(m.group()), exc.detail)
+    return await http_exception_handler(request, exc)
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 answer, with the offending inputs cut short (it echoes them whole)."""
+    errors = [{k: shorten(v) if k == "input" else v for k, v in e.items() if k != "url"}
+              for e in exc.errors()]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)

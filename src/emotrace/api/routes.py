@@ -94,7 +94,8 @@ async def predict_text(request: Request, svc: Service = Depends(get_service)) ->
             responses={200: {"model": PredictResponse,
                              "content": {"application/json": {"example": PREDICT_EXAMPLE}}},
                        **errors(400, 401, 413, 415, 422, 503)})
-async def predict(request: Request, svc: Service = Depends(get_service)) -> dict[str, Any]:
+async def predict(request: Request, svc: Service = Depends(get_service),
+                  owner: str | None = Depends(require_api_key)) -> dict[str, Any]:
     """The older service's endpoint: ``video_file``, ``audio_file`` and ``text``, any combination.
 
     Answers ``{"analysis": {"utterances": [...]}, "metadata": {...}}``. For long files use
@@ -127,7 +128,7 @@ async def predict(request: Request, svc: Service = Depends(get_service)) -> dict
             media = [f for f in (video, audio) if f]
             await run_in_threadpool(check_media, form, media, text is None)
             handed_off = True
-            return await svc.analyze_now(slot, form, video, audio, text)
+            return await svc.analyze_now(slot, form, video, audio, text, owner)
     finally:
         if not handed_off:
             form.cleanup()

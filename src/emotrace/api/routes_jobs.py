@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from .media import media_url
+from .middleware import shorten
 from .routes import get_service
 from .schemas import PREDICT_EXAMPLE, JobCreated, JobOut, JobPage, errors
 from .security import require_api_key
@@ -66,7 +67,7 @@ def job_out(request: Request, job: Job) -> dict[str, Any]:
 def _job_or_404(svc: Service, job_id: str, owner: str | None) -> Job:
     job = svc.store.get(job_id, owner)
     if job is None:
-        raise HTTPException(404, f"unknown job: {job_id}")
+        raise HTTPException(404, f"unknown job: {shorten(job_id)}")
     return job
 
 
@@ -99,16 +100,18 @@ async def create_job(request: Request, svc: Service = Depends(get_service),
     return JSONResponse(body, status_code=202, headers={"Location": body["status_url"]})
 
 
-@router.get("", response_model=JobPage, summary="List jobs, newest first")
+@router.get("", response_model=JobPage, summary="List jobs, newest first",
+            responses=errors(400, 401))
 def list_jobs(request: Request, limit: int = Query(20, ge=1, le=200),
               offset: int = Query(0, ge=0, le=MAX_OFFSET),
               status: str | None = Query(None, description="only jobs in this state: "
-                                         + ", ".join(STATUSES)),
+                                         + ", ".join(STATUSES),
+                                         json_schema_extra={"enum": list(STATUSES)}),
               svc: Service = Depends(get_service),
               owner: str | None = Depends(require_api_key)) -> dict[str, Any]:
     """A page of jobs; follow ``next_offset`` for the next one."""
     if status is not None and status not in STATUSES:
-        raise HTTPException(400, f"status={status!r} is not allowed; expected one of: "
+        raise HTTPException(400, f"status={shorten(status)!r} is not allowed; expected one of: "
                                  + ", ".join(STATUSES))
     jobs, total = svc.store.list(limit, offset, status, owner)
     return {"jobs": [job_out(request, j) for j in jobs], "total": total, "limit": limit,
@@ -129,13 +132,14 @@ def get_job(job_id: str, request: Request, svc: Service = Depends(get_service),
                 "text/csv": {"example": "start_time,end_time,text,emotion,…\n3.8,5.4,…"},
                 "text/vtt": {"example": "WEBVTT\n\n00:00:03.800 --> 00:00:05.400\n…"}}},
                        **errors(400, 401, 404, 409)})
-def get_result(job_id: str, format: str = Query("json", description="json, csv, srt, vtt or table"),
+def get_result(job_id: str, format: str = Query("json", description="json, csv, srt, vtt or table",
+                                                json_schema_extra={"enum": list(_formats())}),
                svc: Service = Depends(get_service),
                owner: str | None = Depends(require_api_key)) -> Response:
     """The result of a ``done`` job; ``json`` has exactly the shape ``/predict`` answers."""
     formats = _formats()
     if format not in formats:
-        raise HTTPException(400, f"format={format!r} is not allowed; expected one of: "
+        raise HTTPException(400, f"format={shorten(format)!r} is not allowed; expected one of: "
                                  + ", ".join(formats))
     job = _job_or_404(svc, job_id, owner)
     if job.status != "done":

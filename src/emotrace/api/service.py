@@ -204,7 +204,8 @@ class Service:
         return AnalysisResult((utt,), meta).to_dict()
 
     async def analyze_now(self, slot: Slot, form: ReceivedForm, video: str | None,
-                          audio: str | None, transcript: str | None) -> dict[str, Any]:
+                          audio: str | None, transcript: str | None,
+                          owner: str | None = None) -> dict[str, Any]:
         """``/predict`` with media: run in the pool and wait, or reuse a stored result.
 
         Args:
@@ -213,11 +214,12 @@ class Service:
                 analysis ends (even if the client has gone).
             video, audio: the form fields holding the media and the separate sound track.
             transcript: the text given instead of transcribing.
+            owner: the API key's tag; only its own jobs' results are reused.
         """
         try:
             options = {"transcript": transcript, "separate_audio": audio is not None}
             key = self.cache_key(form.files.get(video or ""), form.files.get(audio or ""), options)
-            stored = self.store.result(key, "json")
+            stored = self.store.result(key, "json") if self.store.reusable(key, owner) else None
             if stored is not None:
                 form.cleanup()
                 slot.release()

@@ -236,8 +236,7 @@ class JobStore:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                cached = self._db.execute("SELECT 1 FROM results WHERE cache_key = ? LIMIT 1",
-                                          (cache_key,)).fetchone() is not None
+                cached = self.reusable(cache_key, owner)
                 self._db.execute(
                     "INSERT INTO jobs (id, status, created_at, finished_at, filename, options,"
                     " content_hash, cache_key, upload_dir, reused, done, total, stage, owner)"
@@ -253,6 +252,15 @@ class JobStore:
         job = self.get(job_id)
         assert job is not None
         return job
+
+    def reusable(self, cache_key: str, owner: str | None) -> bool:
+        """Whether a result for ``cache_key`` is stored *and* a finished job that ``owner`` may
+        see has it: a key never learns (from ``reused`` or from speed) what another key uploaded."""
+        where, args = _visible_to(owner)
+        return self._one(
+            "SELECT 1 FROM jobs WHERE cache_key = ? AND status = 'done'"
+            f"{' AND ' + where if where else ''} AND EXISTS (SELECT 1 FROM results"
+            " WHERE results.cache_key = jobs.cache_key) LIMIT 1", (cache_key, *args)) is not None
 
     def get(self, job_id: str, owner: str | None = None) -> Job | None:
         """The job, or None when there is no such id (or, given ``owner``, it is not visible to it)."""
