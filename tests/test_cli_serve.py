@@ -46,7 +46,8 @@ def test_serve_passes_model_flags_to_the_pipeline(captured, tmp_path):
 
 
 def test_serve_defaults_match_analyze(captured, tmp_path):
-    from emotrace.config import PipelineConfig
+    from emotrace.config import MediaOptions, PipelineConfig
 
     assert main(["serve", "--data-dir", str(tmp_path)]) == 0
-    assert captured["config"] == PipelineConfig()
+    # but for the service's media duration limit (4 h by default; none in analyze)
+    assert captured["config"] == PipelineConfig(media=MediaOptions(max_duration=4 * 3600))

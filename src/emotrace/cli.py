@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import ASR_DEVICES, SegmentationOptions, TextOptions
+from .config import ASR_DEVICES, SegmentationOptions, TextOptions, parse_duration
 from .errors import ConfigError, DataError, EmotraceError, MediaError, ModelError
 from .export import FORMATS
 from .labels import EMOTIONS, SENTIMENTS
@@ -62,10 +62,11 @@ def cmd_evaluate_text(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pipeline_config(args: argparse.Namespace):
-    from .config import AsrOptions, PipelineConfig, SegmentationOptions
+def _pipeline_config(args: argparse.Namespace, max_duration: float | None = None):
+    from .config import AsrOptions, MediaOptions, PipelineConfig, SegmentationOptions
 
     return PipelineConfig(
+        media=MediaOptions(max_duration=max_duration),
         modalities=tuple(m.strip() for m in args.modalities.split(",") if m.strip()),
         asr=AsrOptions(model=args.asr_model, download=args.download_model, device=args.device,
                        language=args.language),
@@ -103,7 +104,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     targets = _output_paths(args.files, args.output, args.format)
     if args.output is None and len(args.files) > 1 and args.format in ("srt", "vtt"):
         raise ConfigError(f"--format {args.format} holds one file; with several files use --output DIR")
-    pipeline = Pipeline(_pipeline_config(args))
+    limit = parse_duration(args.max_duration) if args.max_duration else 0.0
+    pipeline = Pipeline(_pipeline_config(args, limit or None))
     cache = None if args.no_cache else ResultCache(args.cache_dir)
     results, status = [], 0
     for f, target in zip(args.files, targets):
@@ -143,11 +145,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(
         host=args.host, port=args.port, workers=args.workers, max_queue=args.max_queue,
         data_dir=args.data_dir, db_path=args.db, keep_days=args.keep_days,
-        max_upload_bytes=parse_size(args.max_upload) if args.max_upload else None)
+        max_upload_bytes=parse_size(args.max_upload) if args.max_upload else None,
+        max_duration=parse_duration(args.max_duration) if args.max_duration else None)
     from .pipeline import Pipeline
 
     # The models load once, here, before the port opens.
-    app = create_app(settings, Pipeline(_pipeline_config(args)))
+    app = create_app(settings, Pipeline(_pipeline_config(args, settings.duration_limit)))
     print(f"emotrace: serving on http://{settings.host}:{settings.port} (API docs at /docs)",
           file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port,
@@ -263,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--transcript", metavar="TEXT",
                     help="skip speech recognition: FILE is one utterance with this text")
     an.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    an.add_argument("--max-duration", metavar="DURATION", default=None,
+                    help="refuse media longer than this, read from the file's header before "
+                         "decoding, e.g. 4h or 90m (default: no limit)")
     an.add_argument("--cache-dir", default=None,
                     help="result cache directory (default: $EMOTRACE_CACHE_DIR or ~/.cache/emotrace)")
     an.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
@@ -287,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--keep-days", type=float, default=None,
                     help="remove finished jobs and their results this many days after they finish; "
                          "0 keeps them forever (default: 30)")
+    sv.add_argument("--max-duration", metavar="DURATION", default=None,
+                    help="refuse media longer than this (413), read from the file's header "
+                         "before decoding, e.g. 4h or 90m; 0 for no limit (default: 4h)")
     _add_model_args(sv)
     sv.set_defaults(func=cmd_serve)
 

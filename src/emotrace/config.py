@@ -6,6 +6,7 @@ what is allowed, so a typo on the command line or in an API call fails at once a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
@@ -31,6 +32,35 @@ def check_range(name: str, value: float, low: float | None = None, high: float |
         lo = "-inf" if low is None else low
         hi = "inf" if high is None else high
         raise ConfigError(f"{name}={value!r} is out of range; expected {lo} <= {name} <= {hi}")
+
+
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([hms]?)\s*")
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """``"4h"``, ``"90m"``, ``"1h30m"``, ``"3600"`` (seconds) → seconds; ``"0"``, ``"none"``
+    and ``"off"`` → 0.0 (meaning: no limit).
+
+    Raises:
+        ConfigError: not a duration.
+    """
+    t = str(text).strip().lower()
+    if t in ("none", "off"):
+        return 0.0
+    pos, total, parts = 0, 0.0, 0
+    while pos < len(t):
+        m = _DURATION_PART.match(t, pos)
+        # a bare number (seconds) only on its own: "4 days" is not 4 s
+        if not m or m.end() == pos or (not m.group(2) and (parts or m.end() != len(t))):
+            parts = 0
+            break
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos, parts = m.end(), parts + 1
+    if not parts:
+        raise ConfigError(f"{text!r} is not a duration; expected seconds, or a number with h, m "
+                          "or s (for example 4h, 90m, 1h30m), or 0 / none for no limit")
+    return total
 
 
 @dataclass(frozen=True)

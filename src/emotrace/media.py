@@ -116,14 +116,17 @@ def probe(path: str | Path) -> MediaInfo:
             fps=fps)
 
 
-def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE,
+                 max_seconds: float | None = None) -> np.ndarray:
     """Decode the first audio track, mixed down to mono float32 in [-1, 1] at ``sample_rate``.
 
     Packets that fail to decode are skipped (a damaged stretch becomes a gap, as in a media
-    player); a file where nothing decodes is refused.
+    player); a file where nothing decodes is refused. ``max_seconds`` stops decoding as soon as
+    the audio passes it: the limit holds even for a container whose header gives no duration.
 
     Raises:
-        MediaError: missing or not media, no audio track, or no audio could be decoded.
+        MediaError: missing or not media, no audio track, no audio could be decoded, or
+            longer than ``max_seconds``.
     """
     import av
 
@@ -134,6 +137,7 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks: list[np.ndarray] = []
         bad, offset, base = 0, None, _start_time(c)
+        room = None if max_seconds is None else int(max_seconds * sample_rate)
         try:
             for packet in c.demux(stream):
                 try:
@@ -146,6 +150,11 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray
                         offset = max(0.0, frame.time - base) if frame.time is not None else 0.0
                     for out in resampler.resample(frame):
                         chunks.append(out.to_ndarray().reshape(-1))
+                        if room is not None:
+                            room -= len(chunks[-1])
+                            if room < 0:
+                                raise MediaError(f"{path}: lasts more than the "
+                                                 f"{max_seconds:.0f} s allowed")
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
         except av.FFmpegError as e:  # demuxing itself failed: the container is damaged

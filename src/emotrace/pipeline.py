@@ -149,7 +149,7 @@ class Pipeline:
             raise MediaError(f"{source}: lasts {longest:.0f} s, more than the {limit:.0f} s allowed")
         if not audio_info.has_audio:  # a transcript was given: the words and the picture suffice
             return info, None, longest
-        audio = decode_audio(source)
+        audio = decode_audio(source, max_seconds=limit)  # for headers that give no duration
         duration = max(len(audio) / SAMPLE_RATE, longest)
         return info, audio, duration
 

@@ -24,7 +24,7 @@ from .lock import ServerLock
 from .middleware import (CatchAll, HeadAsGet, JsonCORSMiddleware, error_answer, http_error,
                          validation_error)
 from .runner import QueueFull, Runner
-from .service import AnalysisPipeline, Service, TextModel, UnsupportedMedia
+from .service import AnalysisPipeline, Service, TextModel, TooLong, UnsupportedMedia
 from .settings import Settings
 from .store import JobStore
 from .web import install_web
@@ -32,7 +32,7 @@ from .web import install_web
 log = logging.getLogger(__name__)
 
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (UnsupportedMedia, 415), (MediaError, 422), (ConfigError, 400), (ModelError, 500),
+    (UnsupportedMedia, 415), (TooLong, 413), (MediaError, 422), (ConfigError, 400), (ModelError, 500),
     (StorageError, 507), (EmotraceError, 500))
 """Each emotrace error class and its HTTP status; the first match wins."""
 
@@ -89,11 +89,12 @@ def _cors(app: FastAPI, origins: tuple[str, ...]) -> None:
     )
 
 
-def _load_pipeline() -> AnalysisPipeline:
-    from ..config import PipelineConfig
+def _load_pipeline(settings: Settings) -> AnalysisPipeline:
+    from ..config import MediaOptions, PipelineConfig
     from ..pipeline import Pipeline
 
-    return Pipeline(PipelineConfig())
+    # the pipeline's own limit also stops decoding a file whose header gives no duration
+    return Pipeline(PipelineConfig(media=MediaOptions(max_duration=settings.duration_limit)))
 
 
 def _load_text_scorer(pipeline: Any) -> TextModel:
@@ -126,7 +127,7 @@ def create_app(settings: Settings | None = None, pipeline: AnalysisPipeline | No
     # first, so a second server on the same files stops before it loads any model
     lock = ServerLock([settings.data_dir / "server.lock", Path(f"{settings.database}.lock")])
     try:
-        pipeline = pipeline if pipeline is not None else _load_pipeline()
+        pipeline = pipeline if pipeline is not None else _load_pipeline(settings)
         text_scorer = text_scorer if text_scorer is not None else _load_text_scorer(pipeline)
         service = Service(settings, pipeline, text_scorer, JobStore(settings.database),
                           Runner(settings.workers, settings.max_queue, settings.retry_after_s))

@@ -126,7 +126,8 @@ async def predict(request: Request, svc: Service = Depends(get_service),
         slot = slot or svc.runner.reserve()
         with slot:
             media = [f for f in (video, audio) if f]
-            await run_in_threadpool(check_media, form, media, text is None)
+            await run_in_threadpool(check_media, form, media, text is None,
+                                    settings.duration_limit)
             handed_off = True
             return await svc.analyze_now(slot, form, video, audio, text, owner)
     finally:

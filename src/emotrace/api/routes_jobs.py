@@ -91,7 +91,8 @@ async def create_job(request: Request, svc: Service = Depends(get_service),
                 raise HTTPException(422, f"send the media as the multipart file field '{JOB_FILE}'")
             text = form.text("text")
             media = [JOB_FILE] + ([JOB_AUDIO] if JOB_AUDIO in form.files else [])
-            await run_in_threadpool(check_media, form, media, text is None)
+            await run_in_threadpool(check_media, form, media, text is None,
+                                    settings.duration_limit)
             job = svc.create_job(slot, form, text, owner)
         except BaseException:
             form.cleanup()

@@ -146,7 +146,7 @@ class ErrorOut(BaseModel):
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for error statuses."""
     text = {400: "invalid option or malformed form", 401: "missing or wrong API key",
-            404: "unknown job", 413: "upload over the size limit",
+            404: "unknown job", 413: "upload over the size limit, or media over the duration limit",
             415: "not a form, or the file is not media", 422: "the media cannot be analysed "
             "(corrupt, no audio) or a field is missing", 409: "the job has no result (yet)",
             503: "the analysis queue is full; see Retry-After"}

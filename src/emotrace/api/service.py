@@ -105,16 +105,23 @@ def render_all(result: AnalysisResult) -> dict[str, str]:
     return {fmt: render(result, fmt) for fmt in FORMATS}
 
 
-def check_media(form: ReceivedForm, fields: list[str], needs_audio: bool) -> None:
+class TooLong(MediaError):
+    """The media lasts longer than the server accepts (the API answers 413)."""
+
+
+def check_media(form: ReceivedForm, fields: list[str], needs_audio: bool,
+                max_duration: float | None = None) -> None:
     """Read the headers of uploaded files before queueing them, so bad input fails at once.
 
     Args:
         form: the upload.
         fields: the file fields holding media; the last one is where the sound comes from.
         needs_audio: whether the sound track must exist (no transcript was given).
+        max_duration: longest media accepted, in seconds (None: no limit).
 
     Raises:
         UnsupportedMedia: a file is not media.
+        TooLong: a file's header says it lasts longer than ``max_duration``.
         MediaError: the file meant to give the sound has no audio track.
     """
     from ..media import probe
@@ -128,6 +135,9 @@ def check_media(form: ReceivedForm, fields: list[str], needs_audio: bool) -> Non
         except MediaError as e:
             # Name the file as the client did; never reveal where the server keeps it.
             raise UnsupportedMedia(str(e).replace(str(stored.path), shown)) from e
+        if max_duration is not None and info.duration > max_duration:
+            raise TooLong(f"{shown}: lasts {info.duration:.0f} s, more than the "
+                          f"{max_duration:.0f} s allowed (the server's limit, EMOTRACE_MAX_DURATION)")
     if needs_audio and info is not None and not info.has_audio:
         raise MediaError(f"{shown}: has no audio track; send one as audio_file, or the words as text")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..config import check_range
+from ..config import check_range, parse_duration
 from ..errors import ConfigError
 
 ENV_PREFIX = "EMOTRACE_"
@@ -88,6 +88,10 @@ class Settings:
         keep_days: finished jobs (and their results) are removed this many days after they
             finish, at start-up and whenever a job ends; 0 keeps them forever
             (``EMOTRACE_KEEP_DAYS``).
+        max_duration: longest media accepted, in seconds, read from the file's header before
+            anything is decoded (413 beyond it); 0 means no limit (``EMOTRACE_MAX_DURATION``,
+            e.g. ``4h``, ``90m``). Memory and time grow with duration, so a small upload of a
+            long silence must not be able to take the server down.
     """
 
     host: str = "127.0.0.1"
@@ -103,6 +107,7 @@ class Settings:
     requeue_interrupted: bool = True
     max_attempts: int = 2
     keep_days: float = 30.0
+    max_duration: float = 4 * 3600.0
 
     def __post_init__(self) -> None:
         check_range("port", self.port, 0, 65535)
@@ -112,6 +117,7 @@ class Settings:
         check_range("retry_after_s", self.retry_after_s, 1, 86_400)
         check_range("max_attempts", self.max_attempts, 1, 100)
         check_range("keep_days", self.keep_days, 0, 36_500)
+        check_range("max_duration", self.max_duration, 0, 10 * 86_400)
         if not self.host:
             raise ConfigError("host must not be empty")
         if any(not k or any(c.isspace() for c in k) for k in self.api_keys):
@@ -124,6 +130,11 @@ class Settings:
     def database(self) -> Path:
         """The SQLite file actually used."""
         return self.db_path if self.db_path is not None else self.data_dir / "jobs.sqlite3"
+
+    @property
+    def duration_limit(self) -> float | None:
+        """``max_duration`` in seconds, or None for no limit."""
+        return self.max_duration or None
 
     @property
     def upload_dir(self) -> Path:
@@ -144,6 +155,7 @@ class Settings:
             "max_upload_bytes": parse_size, "data_dir": Path, "db_path": Path,
             "api_keys": _split, "cors_origins": _split, "retry_after_s": int,
             "requeue_interrupted": None, "max_attempts": int, "keep_days": float,
+            "max_duration": parse_duration,
         }
         names = {"max_upload_bytes": "MAX_UPLOAD", "db_path": "DB", "retry_after_s": "RETRY_AFTER"}
         for key, read in readers.items():
