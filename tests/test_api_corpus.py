@@ -39,13 +39,14 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """``emotrace serve`` with API keys on and a 1 MiB upload limit: ``(host, port, data_dir)``."""
+    """``emotrace serve`` with API keys on, a 1 MiB upload limit and a 20 s duration limit:
+    ``(host, port, data_dir)``."""
     data = tmp_path_factory.mktemp("corpus") / "data"
     port = free_port()
     env = {**os.environ, "EMOTRACE_API_KEYS": KEY}
     log = open(data.parent / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "emotrace", "serve", "--port", str(port),
-                             "--data-dir", str(data), "--workers", "1", "--max-upload", "1M",
+                             "--data-dir", str(data), "--workers", "1", "--max-upload", "1M", "--max-duration", "20s",
                              # the voice model is not what these tests are about
                              "--modalities", "text,face"],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -127,6 +128,8 @@ CORPUS = [
      (b"words=hi", {"Content-Type": "application/x-www-form-urlencoded", **AUTH}), 422, "'text'"),
     ("hostile file name", "POST", "/jobs",
      form([("file", "../../../etc/passwd\x00.mp4", b"not media")]), 415, "not a readable media file"),
+    ("media longer than the duration limit", "POST", "/jobs", form([("file", "long.wav", WAV)]),
+     413, "long.wav: lasts 23 s, more than the 20 s allowed"),
     ("upload over the limit", "POST", "/jobs", form([("file", "big.wav", os.urandom(MAX_UPLOAD + 1))]),
      413, "limit"),
     ("malformed multipart: long boundary", "POST", "/predict",
