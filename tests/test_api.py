@@ -616,7 +616,8 @@ def test_web_page_is_served_without_a_key(make_client):
     client, _ = make_client(api_keys=("k",))
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert 'id="file"' in r.text and "jobs/${id}" in r.text
+    assert 'id="file"' in r.text and 'src="static/app.js"' in r.text
+    assert "jobs/${id}" in client.get("/static/app.js").text
 
 
 # settings ----------------------------------------------------------------------------------

@@ -194,3 +194,9 @@ def test_page_files_and_favicon_are_served_without_a_key(make_client):
     icon = client.get("/favicon.ico")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
     assert "http" not in re.sub(r'xmlns="[^"]+"', "", icon.text)
+
+
+def test_redoc_bundle_fetches_nothing_from_another_host(make_client):
+    js = make_client().get("/static/docs/redoc.standalone.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert "Redoc" in js.text and "cdn.redoc.ly" not in js.text

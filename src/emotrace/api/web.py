@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import (get_redoc_html, get_swagger_ui_html,
                                   get_swagger_ui_oauth2_redirect_html)
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 STATIC_URL = "/static"
@@ -40,6 +40,25 @@ def docs_assets_dir() -> Path | None:
     return folder if (folder / "swagger-ui-bundle.js").is_file() else None
 
 
+REDOC_OUTSIDE_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+"""The one file ReDoc's bundle fetches from another host (its "API docs by Redocly" logo)."""
+_BLANK_SVG = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E"
+
+
+def _serve_redoc_bundle(app: FastAPI, bundle: Path) -> None:
+    """Serve ReDoc's bundle with its outside logo replaced by a blank image, so ``/redoc``
+    makes no request to another host (with no network it would log a failed load)."""
+    cached: list[bytes] = []
+
+    @app.get(f"{DOCS_ASSETS_URL}/redoc.standalone.js", include_in_schema=False)
+    def redoc_bundle() -> Response:
+        if not cached:
+            cached.append(bundle.read_text(encoding="utf-8")
+                          .replace(REDOC_OUTSIDE_LOGO, _BLANK_SVG).encode("utf-8"))
+        return Response(cached[0], media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
 def install_web(app: FastAPI) -> None:
     """Add the page (``/``), its files (``/static``), ``/favicon.ico``, ``/docs`` and ``/redoc``.
 
@@ -50,7 +69,8 @@ def install_web(app: FastAPI) -> None:
     page = folder / "index.html"
     favicon = folder / "favicon.svg"
     docs_assets = docs_assets_dir()
-    if docs_assets is not None:  # mounted first: the more specific prefix must win
+    if docs_assets is not None:  # before /static: the more specific prefix must win
+        _serve_redoc_bundle(app, docs_assets / "redoc.standalone.js")
         app.mount(DOCS_ASSETS_URL, StaticFiles(directory=docs_assets), name="docs-assets")
     if folder.is_dir():
         app.mount(STATIC_URL, StaticFiles(directory=folder), name="static")

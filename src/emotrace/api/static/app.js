@@ -1,0 +1,581 @@
+// emotrace web page: upload, job progress, a player with the transcript and an emotion chart
+// that follow it, per-modality scores, and the job history. Plain JavaScript, no build step and
+// nothing loaded from another host. Every URL is relative to the page, so the service also works
+// behind a proxy under a path prefix.
+"use strict";
+
+const EMOTIONS = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"];
+const SENTIMENTS = ["negative", "neutral", "positive"];
+const MODALITY_NAMES = { text: "words", audio: "voice", face: "face" };
+const CSS = getComputedStyle(document.documentElement);
+const color = (label, kind = "emotion") =>
+  CSS.getPropertyValue(`--${kind === "sentiment" && label === "neutral" ? "sent-neutral" : label}`).trim() || "#999";
+
+const $ = (id) => document.getElementById(id);
+const state = { job: null, result: null, media: null, current: -1, generation: 0, blobs: [], chart: null };
+
+// ---- small helpers -----------------------------------------------------------------------
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") node.className = v;
+    else if (k === "style") node.style.cssText = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k in node && typeof v !== "string") node[k] = v;
+    else node.setAttribute(k, v);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+}
+
+function clock(s) {
+  const m = Math.floor(s / 60);
+  return `${m}:${(s - m * 60).toFixed(1).padStart(4, "0")}`;
+}
+
+const pct = (p) => `${Math.round(p * 100)}%`;
+
+function language(code) {
+  if (!code) return "";
+  try { return new Intl.DisplayNames(["en"], { type: "language" }).of(code); } catch (e) { return code; }
+}
+
+function when(unix) {
+  return unix ? new Date(unix * 1000).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "";
+}
+
+function meter(p, c) {
+  return el("span", { class: "meter", "aria-hidden": "true" }, el("span", { style: `width:${(p * 100).toFixed(1)}%;--c:${c}` }));
+}
+
+function byLabel(items) { return Object.fromEntries((items || []).map((i) => [i.label, i.confidence])); }
+
+// ---- HTTP ----------------------------------------------------------------------------------
+
+function keyHeaders() {
+  const key = $("key").value.trim();
+  localStorage.setItem("emotrace-key", key);
+  return key ? { "X-API-Key": key } : {};
+}
+
+function httpError(status, statusText, body) {
+  let detail = statusText;
+  try { detail = JSON.parse(body).detail; } catch (e) { /* not JSON */ }
+  if (typeof detail !== "string") detail = JSON.stringify(detail);
+  const hint = status === 401 ? "\nThis server needs an API key: enter it under Options." : "";
+  const err = new Error(`${status}: ${detail}${hint}`);
+  err.status = status;
+  return err;
+}
+
+async function call(url, options = {}) {
+  const r = await fetch(url, { ...options, headers: { ...keyHeaders(), ...(options.headers || {}) } });
+  if (!r.ok) throw httpError(r.status, r.statusText, await r.text());
+  return r;
+}
+
+/** POST a form with upload progress (fetch cannot report it); resolves to the JSON answer. */
+function postWithProgress(url, form, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", url);
+    for (const [k, v] of Object.entries(keyHeaders())) xhr.setRequestHeader(k, v);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        try { resolve(JSON.parse(xhr.responseText)); } catch (e) { reject(e); }
+      } else reject(httpError(xhr.status, xhr.statusText, xhr.responseText));
+    };
+    xhr.onerror = () => reject(new Error("the upload failed: the server could not be reached"));
+    xhr.send(form);
+  });
+}
+
+// ---- status, errors, URL -------------------------------------------------------------------
+
+function setStatus(text, fraction = null) {
+  $("status").textContent = text;
+  $("progress").hidden = fraction === null;
+  if (fraction !== null) $("progress").value = fraction;
+}
+
+function showError(e) {
+  $("error").textContent = e ? e.message || String(e) : "";
+}
+
+function setUrl(jobId, push) {
+  const url = new URL(location.href);
+  if (jobId) url.searchParams.set("job", jobId); else url.searchParams.delete("job");
+  if (url.href === location.href) return;
+  history[push ? "pushState" : "replaceState"]({ job: jobId }, "", url);
+}
+
+// ---- the result view -----------------------------------------------------------------------
+
+function clearResult() {
+  state.generation += 1;  // stale polls and fetches of the previous job stop here
+  if (state.media) { state.media.pause(); state.media.removeAttribute("src"); state.media.load(); }
+  state.media = null;
+  state.job = null;
+  state.result = null;
+  state.current = -1;
+  for (const url of state.blobs) URL.revokeObjectURL(url);
+  state.blobs = [];
+  $("result").hidden = true;
+  $("player-box").replaceChildren();
+  $("chart").replaceChildren();
+  $("utterances").replaceChildren();
+  markOpenInHistory();
+}
+
+/** The agreement fields if the analysis has them, else worked out from the modalities. */
+function agreementOf(u) {
+  const fusedTop = u.emotions[0].label;
+  const mods = Object.entries(u.modalities || {}).filter(([, m]) => m && m.emotions && m.emotions.length);
+  let share = typeof u.agreement === "number" ? u.agreement : null;
+  let agree = typeof u.modalities_agree === "boolean" ? u.modalities_agree : null;
+  if (mods.length) {
+    const tops = mods.map(([, m]) => m.emotions[0].label);
+    if (agree === null) agree = tops.every((t) => t === tops[0]);
+    if (share === null) {
+      const total = mods.reduce((s, [, m]) => s + (m.weight || 0), 0);
+      const same = mods.reduce((s, [, m]) => s + (m.emotions[0].label === fusedTop ? m.weight || 0 : 0), 0);
+      share = total > 0 ? same / total : null;
+    }
+  }
+  return { agree, share, count: mods.length };
+}
+
+function modalityList(u) {
+  const fusedTop = u.emotions[0].label;
+  const items = Object.entries(u.modalities || {}).map(([name, m]) => {
+    const probs = byLabel(m.emotions);
+    const top = m.emotions[0];
+    const off = top.label !== fusedTop;
+    const dist = el("span", { class: "dist", role: "img",
+      "aria-label": `all emotions: ${m.emotions.map((i) => `${i.label} ${pct(i.confidence)}`).join(", ")}` },
+    ...EMOTIONS.map((label) => el("span", { style: `width:${(probs[label] * 100).toFixed(2)}%;--c:${color(label)}`,
+      title: `${label} ${pct(probs[label])}` })));
+    const sent = m.sentiments && m.sentiments[0];
+    return el("li", { class: off ? "off" : "" },
+      el("span", { class: "mname" }, MODALITY_NAMES[name] || name),
+      el("span", { class: "mweight" }, `weight ${pct(m.weight || 0)}`),
+      el("span", { class: "chip mtop" }, el("span", { class: "sw", style: `--c:${color(top.label)}`, "aria-hidden": "true" }),
+        `${top.label} ${pct(top.confidence)}`),
+      dist,
+      sent ? el("span", { class: "msent" }, `${sent.label} ${pct(sent.confidence)}`) : null,
+      off ? el("span", { class: "disagree" }, `⚠ says ${top.label}, not ${fusedTop}`) : null);
+  });
+  return el("ul", { class: "modalities" }, ...items);
+}
+
+function utteranceRow(u, i) {
+  const top = u.emotions[0];
+  const sent = u.sentiments[0];
+  const { agree, share, count } = agreementOf(u);
+  const scores = el("div", { class: "scores" },
+    el("span", { class: "chip" }, meter(top.confidence, color(top.label)),
+      el("span", { class: "sw", style: `--c:${color(top.label)}`, "aria-hidden": "true" }),
+      `${top.label} ${pct(top.confidence)}`),
+    el("span", { class: "chip" }, meter(sent.confidence, color(sent.label, "sentiment")),
+      `${sent.label} ${pct(sent.confidence)}`));
+  if (count > 1 && agree === false) {
+    const says = Object.entries(u.modalities).map(([n, m]) => `${MODALITY_NAMES[n] || n}: ${m.emotions[0].label}`).join(", ");
+    scores.append(el("span", { class: "disagree", title: says },
+      `⚠ modalities disagree${share !== null ? ` (${pct(share)} of the weight agrees)` : ""}`));
+  } else if (count > 1 && agree) {
+    scores.append(el("span", { class: "agree" }, "✓ all modalities agree"));
+  }
+  const row = el("li", { class: "utt", tabindex: "0", "data-index": String(i), style: `--c:${color(top.label)}`,
+    "aria-label": `${clock(u.start_time)} to ${clock(u.end_time)}: ${(u.text || "").replace(/[.!?]+$/, "")}. ${top.label} ${pct(top.confidence)}, ${sent.label}` },
+  el("div", { class: "utt-top" },
+    el("span", { class: "time" }, `${clock(u.start_time)}–${clock(u.end_time)}`),
+    u.speaker !== undefined && u.speaker !== null && u.speaker !== "" ? el("span", { class: "speaker" }, String(u.speaker)) : null,
+    el("span", { class: "text" }, u.text || "(no words)")),
+  scores);
+  if (count) {
+    row.append(el("details", { class: "why" },
+      el("summary", {}, `Why? Each modality (${Object.keys(u.modalities).map((n) => MODALITY_NAMES[n] || n).join(", ")})`),
+      modalityList(u)));
+  }
+  row.addEventListener("click", (e) => { if (!e.target.closest("details")) seek(u.start_time); });
+  row.addEventListener("keydown", (e) => {
+    if ((e.key === "Enter" || e.key === " ") && e.target === row) { e.preventDefault(); seek(u.start_time); }
+  });
+  return row;
+}
+
+function seek(t) {
+  if (state.media) {
+    state.media.currentTime = t + 0.001;  // just inside the utterance
+  }
+  follow(t);
+}
+
+/** Highlight the utterance at time t (the last one started before it) and move the chart cursor. */
+function follow(t) {
+  const utts = state.result ? state.result.analysis.utterances : [];
+  let index = -1;
+  for (let i = 0; i < utts.length; i++) {
+    if (utts[i].start_time <= t + 1e-3) index = i; else break;
+  }
+  if (index >= 0 && t > utts[index].end_time + 0.75) index = -1;  // in a pause
+  if (index !== state.current) {
+    const rows = $("utterances").children;
+    if (state.current >= 0 && rows[state.current]) {
+      rows[state.current].classList.remove("current");
+      rows[state.current].removeAttribute("aria-current");
+    }
+    if (index >= 0 && rows[index]) {
+      rows[index].classList.add("current");
+      rows[index].setAttribute("aria-current", "true");
+      scrollIntoPanel(rows[index]);
+    }
+    state.current = index;
+    if (state.chart) state.chart.highlight(index);
+  }
+  if (state.chart) state.chart.cursor(t);
+}
+
+function scrollIntoPanel(row) {
+  const box = row.closest(".transcript-box");
+  if (!box || box.scrollHeight <= box.clientHeight) return;  // not a scrolling panel (phone)
+  const top = row.offsetTop - box.offsetTop;
+  if (top < box.scrollTop || top + row.offsetHeight > box.scrollTop + box.clientHeight) {
+    box.scrollTop = Math.max(0, top - box.clientHeight / 3);
+  }
+}
+
+// ---- the chart: plain SVG, redrawn on resize -------------------------------------------------
+
+function drawChart(container, utterances, duration) {
+  const H = 130, GAP = 6, BAND = 14, AXIS = 18, height = H + GAP + BAND + AXIS;
+  const root = svg("svg", { height, role: "img" });
+  const summary = utterances.length
+    ? `Emotion chart of ${utterances.length} utterances over ${clock(duration)}: ` +
+      utterances.map((u) => `${clock(u.start_time)} ${u.emotions[0].label}`).join(", ")
+    : "no utterances";
+  root.setAttribute("aria-label", summary);
+  container.replaceChildren(root);
+  const segs = [];
+  const cursorLine = svg("line", { class: "cursor", y1: 0, y2: H + GAP + BAND, x1: 0, x2: 0 });
+  let width = 0;
+
+  function render() {
+    width = container.clientWidth || 600;
+    root.setAttribute("width", width);
+    root.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    root.replaceChildren();
+    segs.length = 0;
+    const x = (t) => (duration > 0 ? (t / duration) * width : 0);
+    root.append(svg("rect", { class: "gap", x: 0, y: 0, width, height: H }));
+    for (const u of utterances) {
+      const g = svg("g", { class: "seg" });
+      const x0 = x(u.start_time), w = Math.max(1.5, x(u.end_time) - x0);
+      const title = svg("title");
+      title.textContent = `${clock(u.start_time)}–${clock(u.end_time)} “${u.text}”\n` +
+        u.emotions.map((e) => `${e.label} ${pct(e.confidence)}`).join(", ") + `\nsentiment: ` +
+        u.sentiments.map((s) => `${s.label} ${pct(s.confidence)}`).join(", ");
+      g.append(title);
+      const probs = byLabel(u.emotions);
+      let y = H;
+      for (const label of EMOTIONS) {  // the same order in every utterance: bands line up
+        const h = (probs[label] || 0) * H;
+        y -= h;
+        g.append(svg("rect", { x: x0, y, width: w, height: h, fill: color(label) }));
+      }
+      const sp = byLabel(u.sentiments);
+      let sx = x0;
+      for (const label of SENTIMENTS) {  // the band: each sentiment's share of the span
+        const sw = (sp[label] || 0) * w;
+        g.append(svg("rect", { x: sx, y: H + GAP, width: sw, height: BAND, fill: color(label, "sentiment") }));
+        sx += sw;
+      }
+      root.append(g);
+      segs.push(g);
+    }
+    const step = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800].find((s) => duration / s <= Math.max(2, width / 80)) || 3600;
+    for (let t = 0; t <= duration + 1e-6; t += step) {
+      const tx = x(t);
+      root.append(svg("line", { x1: tx, x2: tx, y1: H + GAP + BAND, y2: H + GAP + BAND + 4, stroke: "#8c959f" }));
+      const label = svg("text", { class: "axis", x: Math.min(Math.max(tx, 2), width - 2), y: height - 3,
+        "text-anchor": tx < 10 ? "start" : tx > width - 20 ? "end" : "middle" });
+      label.textContent = clock(t).replace(/\.0$/, "");
+      root.append(label);
+    }
+    root.append(cursorLine);
+    api.highlight(state.current);
+    api.cursor(state.media ? state.media.currentTime : 0);
+  }
+
+  const api = {
+    cursor(t) {
+      const cx = duration > 0 ? Math.min(width, Math.max(0, (t / duration) * width)) : 0;
+      cursorLine.setAttribute("x1", cx);
+      cursorLine.setAttribute("x2", cx);
+    },
+    highlight(index) { segs.forEach((g, i) => g.classList.toggle("current", i === index)); },
+    destroy() { observer.disconnect(); },
+  };
+  root.addEventListener("click", (e) => {
+    const box = root.getBoundingClientRect();
+    seek(Math.max(0, Math.min(duration, ((e.clientX - box.left) / box.width) * duration)));
+  });
+  const observer = new ResizeObserver(() => { if (container.clientWidth !== width) render(); });
+  observer.observe(container);
+  render();
+  return api;
+}
+
+function drawLegend() {
+  const items = EMOTIONS.map((l) => el("li", {}, el("span", { class: "sw", style: `--c:${color(l)}` }), l));
+  items.push(el("li", { class: "sep", "aria-hidden": "true" }, "│ sentiment:"));
+  for (const l of SENTIMENTS) items.push(el("li", {}, el("span", { class: "sw", style: `--c:${color(l, "sentiment")}` }), l));
+  $("legend").replaceChildren(...items);
+}
+
+// ---- showing a job's result ----------------------------------------------------------------
+
+async function attachCaptions(media, jobId, lang, generation) {
+  try {
+    const vtt = await (await call(`jobs/${jobId}/result?format=vtt`)).blob();
+    if (generation !== state.generation) return;
+    const url = URL.createObjectURL(vtt);
+    state.blobs.push(url);
+    media.append(el("track", { kind: "captions", src: url, srclang: lang || "en", label: "Transcript", default: true }));
+  } catch (e) { /* captions are a nicety: the transcript is beside the player */ }
+}
+
+function showResult(job, result, generation) {
+  state.job = job;
+  state.result = result;
+  const meta = result.metadata || {};
+  const utts = result.analysis.utterances;
+  const duration = meta.duration || (utts.length ? utts[utts.length - 1].end_time : 0);
+  $("result-title").textContent = job.filename || "(unnamed file)";
+  $("result-meta").textContent = [
+    duration ? `${clock(duration)} long` : null, language(meta.language), `${utts.length} utterance${utts.length === 1 ? "" : "s"}`,
+    (meta.modalities || []).length ? `from ${meta.modalities.map((m) => MODALITY_NAMES[m] || m).join(", ")}` : null,
+    job.finished_at ? `analysed ${when(job.finished_at)}` : null, job.reused ? "(stored result reused)" : null,
+  ].filter(Boolean).join(" · ");
+
+  const box = $("player-box");
+  if (job.media_url) {
+    const video = meta.has_video !== false && !/\.(wav|mp3|m4a|aac|flac|ogg|oga|opus|weba)$/i.test(job.filename || "");
+    const media = el(video ? "video" : "audio", { id: "player", controls: true, preload: "metadata", playsInline: true,
+      src: job.media_url });
+    media.addEventListener("timeupdate", () => follow(media.currentTime));
+    media.addEventListener("seeked", () => follow(media.currentTime));
+    const tick = () => { if (!media.paused && state.media === media) { follow(media.currentTime); requestAnimationFrame(tick); } };
+    media.addEventListener("play", () => requestAnimationFrame(tick));
+    box.replaceChildren(media);
+    state.media = media;
+    attachCaptions(media, job.id, meta.language, generation);
+  } else {
+    box.replaceChildren(el("p", { class: "note muted" }, "The uploaded file is no longer kept, so it cannot be played; the timeline is below."));
+  }
+
+  $("no-utterances").textContent = utts.length ? "" : `No utterances${meta.reason ? `: ${meta.reason}` : "."}`;
+  $("no-utterances").hidden = utts.length > 0;
+  $("utterances").replaceChildren(...utts.map(utteranceRow));
+  $("result").hidden = false;  // visible before drawing, so the chart can measure its width
+  if (state.chart) state.chart.destroy();
+  state.chart = drawChart($("chart"), utts, duration);
+  drawLegend();
+  follow(0);
+  markOpenInHistory();
+}
+
+/** Open a job: show its progress until it is done, then its result. */
+async function openJob(jobId, { push = false } = {}) {
+  clearResult();
+  showError(null);
+  setUrl(jobId, push);
+  const generation = state.generation;
+  try {
+    for (;;) {
+      const job = await (await call(`jobs/${jobId}`)).json();
+      if (generation !== state.generation) return;
+      const p = job.progress;
+      if (job.status === "failed") {
+        setStatus(`${job.filename}: failed`);
+        throw new Error(job.error || "the analysis failed");
+      }
+      if (job.status === "done") {
+        const result = await (await call(`jobs/${jobId}/result?format=json`)).json();
+        if (generation !== state.generation) return;
+        setStatus(`${job.filename}: done`);
+        showResult(job, result, generation);
+        return;
+      }
+      setStatus(`${job.filename}: ${job.status}${p.stage ? ` — ${p.stage} ${pct(p.fraction)}` : ""}`, p.fraction);
+      await new Promise((r) => setTimeout(r, 700));
+      if (generation !== state.generation) return;
+    }
+  } catch (e) {
+    if (generation !== state.generation) return;
+    setStatus("");
+    showError(e);
+    if (e.status === 404) setUrl(null, false);
+  } finally {
+    if (generation === state.generation) loadHistory();
+  }
+}
+
+// ---- upload --------------------------------------------------------------------------------
+
+function chosen(file) {
+  $("drop-text").textContent = file ? `${file.name} (${(file.size / 1048576).toFixed(1)} MB) — Analyse, or drop another` : "Drop a file here, or choose one";
+}
+
+async function analyse() {
+  const file = $("file").files[0];
+  showError(null);
+  if (!file) { showError(new Error("Choose a file first.")); return; }
+  clearResult();
+  setUrl(null, false);
+  const form = new FormData();
+  form.append("file", file);
+  const transcript = $("transcript").value.trim();
+  if (transcript) form.append("text", transcript);
+  $("go").disabled = true;
+  setStatus("uploading… 0%", 0);
+  try {
+    const created = await postWithProgress("jobs", form, (f) => setStatus(`uploading… ${pct(f)}`, f));
+    $("go").disabled = false;
+    await openJob(created.id, { push: true });
+  } catch (e) {
+    setStatus("The upload was refused.");
+    showError(e);
+    loadHistory();
+  } finally {
+    $("go").disabled = false;
+  }
+}
+
+function setUpDrop() {
+  const drop = $("drop");
+  for (const name of ["dragenter", "dragover"]) {
+    drop.addEventListener(name, (e) => { e.preventDefault(); drop.classList.add("over"); });
+  }
+  for (const name of ["dragleave", "drop"]) drop.addEventListener(name, () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    if (e.dataTransfer.files.length) {
+      $("file").files = e.dataTransfer.files;
+      chosen($("file").files[0]);
+    }
+  });
+  $("file").addEventListener("change", () => chosen($("file").files[0]));
+}
+
+// ---- history -------------------------------------------------------------------------------
+
+function markOpenInHistory() {
+  const open = state.job ? state.job.id : new URL(location.href).searchParams.get("job");
+  for (const row of $("history").tBodies[0].rows) row.classList.toggle("open", row.dataset.job === open);
+}
+
+async function loadHistory() {
+  try {
+    const page = await (await call("jobs?limit=50")).json();
+    $("history-error").textContent = "";
+    const rows = page.jobs.map((job) => {
+      const took = job.finished_at && job.started_at ? `${Math.max(0, job.finished_at - job.started_at).toFixed(1)} s`
+        : job.reused ? "reused" : "";
+      const del = el("button", { type: "button", class: "link danger", "aria-label": `Delete ${job.filename}` }, "Delete");
+      del.addEventListener("click", () => deleteJob(job, del));
+      const link = el("a", { href: `?job=${encodeURIComponent(job.id)}` }, job.filename || job.id);
+      link.addEventListener("click", (e) => { e.preventDefault(); openJob(job.id, { push: true }); });
+      return el("tr", { "data-job": job.id },
+        el("td", { class: "file" }, link), el("td", {}, when(job.created_at)),
+        el("td", { class: `status-${job.status}` }, job.status), el("td", {}, took), el("td", { class: "act" }, del));
+    });
+    $("history").tBodies[0].replaceChildren(...rows);
+    $("history").hidden = rows.length === 0;
+    $("history-empty").hidden = rows.length > 0;
+    $("history-empty").textContent = rows.length ? "" : "None yet.";
+    markOpenInHistory();
+  } catch (e) {
+    $("history-error").textContent = `The list of jobs could not be loaded: ${e.message}`;
+  }
+}
+
+async function deleteJob(job, button) {
+  if (button.dataset.armed !== "1") {  // two clicks: no accidental loss, no blocking dialog
+    button.dataset.armed = "1";
+    button.textContent = "Delete for good?";
+    setTimeout(() => { button.dataset.armed = ""; button.textContent = "Delete"; }, 5000);
+    return;
+  }
+  try {
+    await call(`jobs/${job.id}`, { method: "DELETE" });
+    if (state.job && state.job.id === job.id || new URL(location.href).searchParams.get("job") === job.id) {
+      clearResult();
+      setUrl(null, false);
+      setStatus(`${job.filename}: deleted`);
+    }
+  } catch (e) {
+    $("history-error").textContent = `Could not delete ${job.filename}: ${e.message}`;
+  }
+  loadHistory();
+}
+
+// ---- one sentence --------------------------------------------------------------------------
+
+function rankedList(title, items, kind) {
+  return el("div", {}, el("h3", {}, title), el("ol", {}, ...items.map((i) =>
+    el("li", {}, meter(i.confidence, color(i.label, kind)), `${i.label} ${pct(i.confidence)}`))));
+}
+
+async function scoreSentence() {
+  const text = $("text").value.trim();
+  $("sentence-error").textContent = "";
+  if (!text) { $("sentence-error").textContent = "Write a sentence first."; return; }
+  $("score").disabled = true;
+  try {
+    const scores = await (await call("predict_text", { method: "POST", body: new URLSearchParams({ text }) })).json();
+    $("sentence-out").replaceChildren(rankedList("Emotion", scores.emotions, "emotion"),
+      rankedList("Sentiment", scores.sentiments, "sentiment"));
+  } catch (e) {
+    $("sentence-out").replaceChildren();
+    $("sentence-error").textContent = e.message;
+  } finally {
+    $("score").disabled = false;
+  }
+}
+
+// ---- downloads and start-up ----------------------------------------------------------------
+
+for (const a of document.querySelectorAll("#downloads a")) {
+  a.addEventListener("click", async (event) => {
+    event.preventDefault();
+    if (!state.job) return;
+    const id = state.job.id;
+    try {
+      const blob = await (await call(`jobs/${id}/result?format=${a.dataset.format}`)).blob();
+      const link = el("a", { href: URL.createObjectURL(blob), download: `${id}.${a.dataset.format}` });
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+    } catch (e) { showError(e); }
+  });
+}
+
+$("key").value = localStorage.getItem("emotrace-key") || "";
+$("go").addEventListener("click", analyse);
+$("score").addEventListener("click", scoreSentence);
+setUpDrop();
+window.addEventListener("popstate", () => {
+  const id = new URL(location.href).searchParams.get("job");
+  if (id) openJob(id); else { clearResult(); setStatus(""); }
+});
+const initial = new URL(location.href).searchParams.get("job");
+loadHistory();
+if (initial) openJob(initial);
