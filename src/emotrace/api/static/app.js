@@ -202,7 +202,7 @@ function utteranceRow(u, i) {
   scores);
   if (count) {
     row.append(el("details", { class: "why" },
-      el("summary", {}, `Why? Each modality (${Object.keys(u.modalities).map((n) => MODALITY_NAMES[n] || n).join(", ")})`),
+      el("summary", {}, `Per modality: ${Object.entries(u.modalities).map(([n, m]) => `${MODALITY_NAMES[n] || n} ${pct(m.weight || 0)}`).join(" · ")}`),
       modalityList(u)));
   }
   row.addEventListener("click", (e) => { if (!e.target.closest("details")) seek(u.start_time); });
@@ -336,7 +336,8 @@ function drawChart(container, utterances, duration) {
 
 function drawLegend() {
   const items = EMOTIONS.map((l) => el("li", {}, el("span", { class: "sw", style: `--c:${color(l)}` }), l));
-  items.push(el("li", { class: "sep", "aria-hidden": "true" }, "│ sentiment:"));
+  items.unshift(el("li", { class: "sep" }, "emotion:"));
+  items.push(el("li", { class: "break", "aria-hidden": "true" }), el("li", { class: "sep" }, "sentiment:"));
   for (const l of SENTIMENTS) items.push(el("li", {}, el("span", { class: "sw", style: `--c:${color(l, "sentiment")}` }), l));
   $("legend").replaceChildren(...items);
 }
