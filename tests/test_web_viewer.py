@@ -412,3 +412,41 @@ def test_desktop_and_phone_layouts(analysed, tab):
         page.evaluate("window.scrollTo(0, document.getElementById('result').offsetTop - 8)")
         page.wait_for_timeout(400)
         page.screenshot(path=str(Path(shots) / "web-phone.png"))
+
+
+def test_optional_fields_speakers_agreement_and_no_modalities(analysed, tab):
+    """What the page does with fields a result may or may not have: ``speaker``, ``agreement``
+    and ``modalities_agree`` shown when present; no ``modalities`` (or no video) breaks nothing."""
+    result = json.loads(json.dumps(analysed["result"]))
+    utts = result["analysis"]["utterances"]
+    assert len(utts) >= 3
+    result["metadata"]["has_video"] = False
+    fused = utts[0]["emotions"]
+    other = [{"label": fused[(i + 1) % len(fused)]["label"], "confidence": e["confidence"]}
+             for i, e in enumerate(fused)]  # the same numbers, another top label
+    utts[0]["modalities"] = {
+        "text": {"emotions": fused, "sentiments": utts[0]["sentiments"], "weight": 0.4},
+        "audio": {"emotions": other, "sentiments": utts[0]["sentiments"], "weight": 0.6}}
+    utts[0].update(speaker="Ann", agreement=0.4, modalities_agree=False)
+    utts[2]["modalities"] = {name: {"emotions": utts[2]["emotions"], "sentiments": utts[2]["sentiments"],
+                                    "weight": 0.5} for name in ("text", "face")}
+    for key in ("modalities", "agreement", "modalities_agree"):
+        utts[1].pop(key, None)
+    utts[2].update(speaker="Bob", agreement=1.0, modalities_agree=True)
+    t = tab()
+    t.page.route("**/jobs/*/result?format=json", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(result)))
+    _open_job(t, analysed["job"])
+    rows = t.page.locator("#utterances li.utt")
+    assert rows.nth(0).locator(".speaker").text_content() == "Ann"
+    assert rows.nth(2).locator(".speaker").text_content() == "Bob"
+    assert rows.nth(1).locator(".speaker").count() == 0
+    assert "40% of the weight agrees" in rows.nth(0).locator(".scores .disagree").text_content()
+    rows.nth(0).locator("details summary").click()
+    assert rows.nth(0).locator("ul.modalities li.off").count() == 1  # the voice, marked
+    assert f"says {other[0]['label']}" in rows.nth(0).locator("ul.modalities li.off").text_content()
+    assert rows.nth(2).locator(".agree").count() == 1 and rows.nth(2).locator(".disagree").count() == 0
+    assert rows.nth(1).locator("details, .disagree, .agree").count() == 0
+    assert t.page.evaluate("document.getElementById('player').tagName") == "AUDIO"
+    rows.nth(1).click()
+    _wait_time_near(t.page, utts[1]["start_time"])
