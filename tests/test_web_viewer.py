@@ -112,6 +112,7 @@ def browser():
     try:
         # as root (containers, CI) Chromium's sandbox cannot start
         args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+        args.append("--disable-dev-shm-usage")  # containers often have a tiny /dev/shm
         b = pw.chromium.launch(executable_path=chromium, args=args)
         yield b
         b.close()
@@ -335,7 +336,18 @@ def test_a_refused_upload_shows_the_error_and_clears_the_old_result(analysed, ta
     page = t.page
     _open_job(t, analysed["job"])
     assert page.is_visible("#result")
-    page.set_input_files("#file", str(FIXTURES / name))
+    if status == 415:  # dropped on the drop zone, as a user dragging a file from a folder
+        data = list((FIXTURES / name).read_bytes())
+        page.evaluate("""([name, bytes]) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([new Uint8Array(bytes)], name, {type: "video/mp4"}));
+            const drop = document.getElementById("drop");
+            drop.dispatchEvent(new DragEvent("dragover", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+            drop.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+        }""", [name, data])
+        assert name in page.text_content("#drop-text")
+    else:
+        page.set_input_files("#file", str(FIXTURES / name))
     page.click("#go")
     error = page.locator("#error")
     error.wait_for()
