@@ -6,8 +6,10 @@ the app is the real one around stand-in models (see ``apihelpers``).
 
 from __future__ import annotations
 
+import errno
 import http.client
 import json
+import os
 import socket
 import threading
 import time
@@ -107,7 +109,7 @@ class BrokenPipeline(FakePipeline):
 @pytest.fixture
 def live_app(tmp_path):
     """The app served by uvicorn in a thread on a free loopback port: ``(host, port, app)``."""
-    import uvicorn
+    uvicorn = pytest.importorskip("uvicorn", reason="the REST service needs the 'api' extra")
 
     app = create_app(Settings(data_dir=tmp_path / "live", workers=1), BrokenPipeline(),
                      text_scorer=FakeTextScorer())
@@ -243,14 +245,14 @@ class _FullDisk:
     def write(self, data):
         self.room -= len(data)
         if self.room < 0:
-            raise OSError(self.code, __import__("os").strerror(self.code))
+            raise OSError(self.code, os.strerror(self.code))
         return self.f.write(data)
 
     def __getattr__(self, name):
         return getattr(self.f, name)
 
 
-@pytest.mark.parametrize("code", [28, 27])  # ENOSPC, EFBIG
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EFBIG])
 @pytest.mark.parametrize("path, field", [("/predict", "video_file"), ("/jobs", "file")])
 def test_an_upload_that_cannot_be_written_is_507(make_client, monkeypatch, caplog, code, path, field):
     import builtins
