@@ -1,61 +1,13 @@
 // emotrace web page: upload, job progress, a player with the transcript and an emotion chart
 // that follow it, per-modality scores, and the job history. Plain JavaScript, no build step and
-// nothing loaded from another host. Every URL is relative to the page, so the service also works
-// behind a proxy under a path prefix.
-"use strict";
+// nothing loaded from another host (ES modules: util.js, chart.js). Every URL is relative to the
+// page, so the service also works behind a proxy under a path prefix.
 
-const EMOTIONS = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"];
-const SENTIMENTS = ["negative", "neutral", "positive"];
-const MODALITY_NAMES = { text: "words", audio: "voice", face: "face" };
-const CSS = getComputedStyle(document.documentElement);
-const color = (label, kind = "emotion") =>
-  CSS.getPropertyValue(`--${kind === "sentiment" && label === "neutral" ? "sent-neutral" : label}`).trim() || "#999";
+import { drawChart, drawLegend } from "./chart.js";
+import { EMOTIONS, MODALITY_NAMES, byLabel, clock, color, el, language, meter, pct, when } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { job: null, result: null, media: null, current: -1, generation: 0, blobs: [], chart: null };
-
-// ---- small helpers -----------------------------------------------------------------------
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "class") node.className = v;
-    else if (k === "style") node.style.cssText = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else if (k in node && typeof v !== "string") node[k] = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
-
-function svg(tag, attrs = {}) {
-  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  return node;
-}
-
-function clock(s) {
-  const m = Math.floor(s / 60);
-  return `${m}:${(s - m * 60).toFixed(1).padStart(4, "0")}`;
-}
-
-const pct = (p) => `${Math.round(p * 100)}%`;
-
-function language(code) {
-  if (!code) return "";
-  try { return new Intl.DisplayNames(["en"], { type: "language" }).of(code); } catch (e) { return code; }
-}
-
-function when(unix) {
-  return unix ? new Date(unix * 1000).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "";
-}
-
-function meter(p, c) {
-  return el("span", { class: "meter", "aria-hidden": "true" }, el("span", { style: `width:${(p * 100).toFixed(1)}%;--c:${c}` }));
-}
-
-function byLabel(items) { return Object.fromEntries((items || []).map((i) => [i.label, i.confidence])); }
 
 // ---- HTTP ----------------------------------------------------------------------------------
 
@@ -253,95 +205,6 @@ function scrollIntoPanel(row) {
   }
 }
 
-// ---- the chart: plain SVG, redrawn on resize -------------------------------------------------
-
-function drawChart(container, utterances, duration) {
-  const H = 130, GAP = 6, BAND = 14, AXIS = 18, height = H + GAP + BAND + AXIS;
-  const root = svg("svg", { height, role: "img" });
-  const summary = utterances.length
-    ? `Emotion chart of ${utterances.length} utterances over ${clock(duration)}: ` +
-      utterances.map((u) => `${clock(u.start_time)} ${u.emotions[0].label}`).join(", ")
-    : "no utterances";
-  root.setAttribute("aria-label", summary);
-  container.replaceChildren(root);
-  const segs = [];
-  const cursorLine = svg("line", { class: "cursor", y1: 0, y2: H + GAP + BAND, x1: 0, x2: 0 });
-  let width = 0;
-
-  function render() {
-    width = container.clientWidth || 600;
-    root.setAttribute("width", width);
-    root.setAttribute("viewBox", `0 0 ${width} ${height}`);
-    root.replaceChildren();
-    segs.length = 0;
-    const x = (t) => (duration > 0 ? (t / duration) * width : 0);
-    root.append(svg("rect", { class: "gap", x: 0, y: 0, width, height: H }));
-    for (const u of utterances) {
-      const g = svg("g", { class: "seg" });
-      const x0 = x(u.start_time), w = Math.max(1.5, x(u.end_time) - x0);
-      const title = svg("title");
-      title.textContent = `${clock(u.start_time)}–${clock(u.end_time)} “${u.text}”\n` +
-        u.emotions.map((e) => `${e.label} ${pct(e.confidence)}`).join(", ") + `\nsentiment: ` +
-        u.sentiments.map((s) => `${s.label} ${pct(s.confidence)}`).join(", ");
-      g.append(title);
-      const probs = byLabel(u.emotions);
-      let y = H;
-      for (const label of EMOTIONS) {  // the same order in every utterance: bands line up
-        const h = (probs[label] || 0) * H;
-        y -= h;
-        g.append(svg("rect", { x: x0, y, width: w, height: h, fill: color(label) }));
-      }
-      const sp = byLabel(u.sentiments);
-      let sx = x0;
-      for (const label of SENTIMENTS) {  // the band: each sentiment's share of the span
-        const sw = (sp[label] || 0) * w;
-        g.append(svg("rect", { x: sx, y: H + GAP, width: sw, height: BAND, fill: color(label, "sentiment") }));
-        sx += sw;
-      }
-      root.append(g);
-      segs.push(g);
-    }
-    const step = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800].find((s) => duration / s <= Math.max(2, width / 80)) || 3600;
-    for (let t = 0; t <= duration + 1e-6; t += step) {
-      const tx = x(t);
-      root.append(svg("line", { x1: tx, x2: tx, y1: H + GAP + BAND, y2: H + GAP + BAND + 4, stroke: "#8c959f" }));
-      const label = svg("text", { class: "axis", x: Math.min(Math.max(tx, 2), width - 2), y: height - 3,
-        "text-anchor": tx < 10 ? "start" : tx > width - 20 ? "end" : "middle" });
-      label.textContent = clock(t).replace(/\.0$/, "");
-      root.append(label);
-    }
-    root.append(cursorLine);
-    api.highlight(state.current);
-    api.cursor(state.media ? state.media.currentTime : 0);
-  }
-
-  const api = {
-    cursor(t) {
-      const cx = duration > 0 ? Math.min(width, Math.max(0, (t / duration) * width)) : 0;
-      cursorLine.setAttribute("x1", cx);
-      cursorLine.setAttribute("x2", cx);
-    },
-    highlight(index) { segs.forEach((g, i) => g.classList.toggle("current", i === index)); },
-    destroy() { observer.disconnect(); },
-  };
-  root.addEventListener("click", (e) => {
-    const box = root.getBoundingClientRect();
-    seek(Math.max(0, Math.min(duration, ((e.clientX - box.left) / box.width) * duration)));
-  });
-  const observer = new ResizeObserver(() => { if (container.clientWidth !== width) render(); });
-  observer.observe(container);
-  render();
-  return api;
-}
-
-function drawLegend() {
-  const items = EMOTIONS.map((l) => el("li", {}, el("span", { class: "sw", style: `--c:${color(l)}` }), l));
-  items.unshift(el("li", { class: "sep" }, "emotion:"));
-  items.push(el("li", { class: "break", "aria-hidden": "true" }), el("li", { class: "sep" }, "sentiment:"));
-  for (const l of SENTIMENTS) items.push(el("li", {}, el("span", { class: "sw", style: `--c:${color(l, "sentiment")}` }), l));
-  $("legend").replaceChildren(...items);
-}
-
 // ---- showing a job's result ----------------------------------------------------------------
 
 async function attachCaptions(media, jobId, lang, generation) {
@@ -388,8 +251,8 @@ function showResult(job, result, generation) {
   $("utterances").replaceChildren(...utts.map(utteranceRow));
   $("result").hidden = false;  // visible before drawing, so the chart can measure its width
   if (state.chart) state.chart.destroy();
-  state.chart = drawChart($("chart"), utts, duration);
-  drawLegend();
+  state.chart = drawChart($("chart"), utts, duration, seek);
+  drawLegend($("legend"));
   follow(0);
   markOpenInHistory();
 }
