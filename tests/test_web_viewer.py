@@ -12,6 +12,7 @@ into DIR: ``EMOTRACE_SCREENSHOTS=docs/screenshots .venv/bin/python -m pytest tes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -64,16 +65,15 @@ def get_json(base: str, path: str):
 
 # fixtures -----------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``emotrace serve`` on a free loopback port, with its own data folder."""
-    data = tmp_path_factory.mktemp("web-data")
+@contextlib.contextmanager
+def serving(data: Path, *args: str, env: dict | None = None):
+    """``emotrace serve`` on a free loopback port with ``data`` as its folder; yields its URL."""
     port = _free_port()
     log = open(data / "serve.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "emotrace", "serve", "--host", "127.0.0.1",
                              "--port", str(port), "--data-dir", str(data), "--workers", "1",
-                             *os.environ.get("EMOTRACE_WEB_TEST_SERVE_ARGS", "").split()],
-                            stdout=log, stderr=subprocess.STDOUT)
+                             *os.environ.get("EMOTRACE_WEB_TEST_SERVE_ARGS", "").split(), *args],
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + START_TIMEOUT_S
     try:
@@ -97,6 +97,13 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The server most tests share (default models)."""
+    with serving(tmp_path_factory.mktemp("web-data")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -462,3 +469,45 @@ def test_optional_fields_speakers_agreement_and_no_modalities(analysed, tab):
     assert t.page.evaluate("document.getElementById('player').tagName") == "AUDIO"
     rows.nth(1).click()
     _wait_time_near(t.page, utts[1]["start_time"])
+
+
+KEY = "web-test-key"
+
+
+@pytest.fixture(scope="module")
+def keyed_server(browser, tmp_path_factory):
+    """A server with an API key; the text model alone (a transcript is given, so no ASR)."""
+    with serving(tmp_path_factory.mktemp("web-keyed"), "--modalities", "text",
+                 env={"EMOTRACE_API_KEYS": KEY}) as base:
+        yield base
+
+
+def test_with_an_api_key_the_page_asks_for_it_and_plays_through_a_token(browser, keyed_server):
+    t = Tab(browser, keyed_server)
+    t.allowed.append(r"status of 401")  # the refused requests before the key is entered
+    page = t.page
+    try:
+        page.goto(keyed_server)
+        page.wait_for_function("document.getElementById('history-error').textContent.includes('401')")
+        page.set_input_files("#file", str(SAMPLE))
+        page.click("#go")
+        page.wait_for_function("document.getElementById('error').textContent.includes('401')")
+        assert "API key" in page.text_content("#error")
+        page.click(".options summary")
+        page.fill("#key", KEY)
+        page.fill("#transcript", "Hello there, everybody.")
+        page.click("#go")
+        page.wait_for_selector("#utterances li.utt")
+        assert page.text_content("#error") == ""
+        src = page.get_attribute("#player", "src")
+        assert re.fullmatch(r"/jobs/[0-9a-f]+/media\?token=\d+\.[0-9a-f]+", src), src
+        page.wait_for_function("document.getElementById('player').readyState >= 1")
+        page.wait_for_selector("#player track[kind=captions]", state="attached")
+        # the key stays in this browser: a reload shows the job again
+        page.reload()
+        page.wait_for_selector("#utterances li.utt")
+        assert page.input_value("#key") == KEY
+        page.wait_for_function("document.getElementById('player').readyState >= 1")
+        t.check()
+    finally:
+        t.close()
