@@ -1,7 +1,7 @@
 """The web page in a real browser: Playwright drives Debian's Chromium against ``emotrace serve``.
 
 One server (real models) and one browser for the whole module; the sample video is analysed
-once. Every page fails its test on a console error, an uncaught exception, or a request to any
+once (a second, small server with an API key checks the key and media-token path). Every page fails its test on a console error, an uncaught exception, or a request to any
 host but the server's. ``scripts/setup --dev`` installs Chromium where apt is available; with no
 Chromium (a user's machine) these tests skip, but never under CI.
 
