@@ -189,6 +189,21 @@ def test_bad_request(served, kind, method, path, request_, status, words):
     assert len(text) < 2000, "the detail echoes too much"
 
 
+@pytest.mark.parametrize("raw", [b"GARBAGE\r\n\r\n", b"GET /health HTTP/1.1\r\nHost x\r\n\r\n",
+                                 b"GET /health HTTP/1.1\r\nContent-Length: -1\r\n\r\n"],
+                         ids=["garbled request line", "header without a colon", "negative length"])
+def test_malformed_http_is_refused_with_json(served, raw):
+    with socket.create_connection(served[:2], timeout=30) as s:
+        s.sendall(raw)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body)["detail"].startswith("malformed HTTP request")
+
+
 def test_after_the_corpus_the_server_is_healthy_and_kept_nothing(served):
     for kind, method, path, (body, headers), _, _ in CORPUS[:5]:  # in order, whatever ran before
         call(served, method, path, body, headers)

@@ -137,6 +137,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from .api import Settings, create_app
+        from .api.protocol import HTTP_PROTOCOL
         from .api.settings import parse_size
     except ImportError as e:
         raise EmotraceError(f"the REST service needs the 'api' extra ({e}); "
@@ -153,7 +154,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings, Pipeline(_pipeline_config(args, settings.duration_limit)))
     print(f"emotrace: serving on http://{settings.host}:{settings.port} (API docs at /docs)",
           file=sys.stderr)
-    uvicorn.run(app, host=settings.host, port=settings.port,
+    uvicorn.run(app, host=settings.host, port=settings.port, http=HTTP_PROTOCOL,
                 log_level="debug" if args.verbose > 1 else "info")
     return 0
 
