@@ -200,3 +200,18 @@ def test_redoc_bundle_fetches_nothing_from_another_host(make_client):
     js = make_client().get("/static/docs/redoc.standalone.js")
     assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
     assert "Redoc" in js.text and "cdn.redoc.ly" not in js.text
+
+
+def test_a_done_job_lists_its_media_length(make_client):
+    client = make_client()
+    job = done_job(client)
+    assert job["duration"] == 1.0  # the stand-in pipeline's metadata
+    listed = client.get("/jobs").json()["jobs"]
+    assert [j["duration"] for j in listed] == [1.0]
+    gate = threading.Event()
+    fake = FakePipeline(gate)
+    other = make_client(fake, workers=1)
+    waiting = other.post("/jobs", files=upload("dialogue.wav")).json()
+    assert other.get(waiting["status_url"]).json()["duration"] is None
+    gate.set()
+    assert wait_for(other, waiting["id"])["duration"] == 1.0

@@ -309,6 +309,8 @@ def test_history_lists_jobs_and_deletes_one(analysed, tab, server):
     first = page.locator(f"#history tr[data-job='{analysed['job']}']")
     first.wait_for()
     assert "dialogue.mp4" in first.text_content() and "done" in first.text_content()
+    duration = analysed["result"]["metadata"]["duration"]
+    assert first.locator("td").nth(3).text_content() == f"{int(duration // 60)}:{duration % 60:04.1f}"
     # the same file again: its stored result is reused, so the job is done at once
     page.set_input_files("#file", str(SAMPLE))
     page.click("#go")

@@ -61,6 +61,8 @@ def job_out(request: Request, job: Job) -> dict[str, Any]:
                      "fraction": round(job.fraction, 4)},
         "error": job.error, "options": dict(job.options), "reused": job.reused,
         "media_url": media_url(request, job),
+        "duration": (request.app.state.service.store.media_duration(job.cache_key)
+                     if job.status == "done" else None),
     }
 
 

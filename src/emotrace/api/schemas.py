@@ -108,6 +108,7 @@ class JobOut(BaseModel):
     error: str | None = Field(description="why the job failed")
     options: dict[str, Any]
     reused: bool = Field(description="the result was reused from an identical earlier upload")
+    duration: float | None = Field(None, description="the file's length in seconds, once done")
     media_url: str | None = Field(None, description=(
         "the uploaded file, for playing (with a token when API keys are on); None once it is "
         "not kept"))

@@ -397,6 +397,16 @@ class JobStore:
         row = self._one("SELECT body FROM results WHERE cache_key = ? AND format = ?", (cache_key, fmt))
         return row["body"] if row else None
 
+    def media_duration(self, cache_key: str) -> float | None:
+        """The analysed file's length in seconds, from the stored JSON result's metadata (None
+        without one). SQLite reads the one field, so listing jobs parses no JSON in Python."""
+        try:
+            row = self._one("SELECT json_extract(body, '$.metadata.duration') AS d FROM results"
+                            " WHERE cache_key = ? AND format = 'json'", (cache_key,))
+        except sqlite3.OperationalError:  # an SQLite built without JSON functions
+            return None
+        return float(row["d"]) if row and isinstance(row["d"], (int, float)) else None
+
     def formats(self, cache_key: str) -> list[str]:
         """The formats stored for ``cache_key``."""
         with self._lock:

@@ -360,7 +360,9 @@ async function loadHistory() {
       link.addEventListener("click", (e) => { e.preventDefault(); openJob(job.id, { push: true }); });
       return el("tr", { "data-job": job.id },
         el("td", { class: "file" }, link), el("td", {}, when(job.created_at)),
-        el("td", { class: `status-${job.status}` }, job.status), el("td", {}, took), el("td", { class: "act" }, del));
+        el("td", { class: `status-${job.status}` }, job.status),
+        el("td", { class: "num" }, typeof job.duration === "number" ? clock(job.duration) : ""),
+        el("td", { class: "num" }, took), el("td", { class: "act" }, del));
     });
     $("history").tBodies[0].replaceChildren(...rows);
     $("history").hidden = rows.length === 0;
