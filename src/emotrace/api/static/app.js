@@ -359,7 +359,8 @@ async function loadHistory() {
       const link = el("a", { href: `?job=${encodeURIComponent(job.id)}` }, job.filename || job.id);
       link.addEventListener("click", (e) => { e.preventDefault(); openJob(job.id, { push: true }); });
       return el("tr", { "data-job": job.id },
-        el("td", { class: "file" }, link), el("td", {}, when(job.created_at)),
+        el("td", { class: "file" }, link),
+        el("td", { title: when(job.created_at) }, when(job.created_at, "short")),
         el("td", { class: `status-${job.status}` }, job.status),
         el("td", { class: "num" }, typeof job.duration === "number" ? clock(job.duration) : ""),
         el("td", { class: "num" }, took), el("td", { class: "act" }, del));

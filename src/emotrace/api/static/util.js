@@ -40,8 +40,8 @@ export function language(code) {
   try { return new Intl.DisplayNames(["en"], { type: "language" }).of(code); } catch (e) { return code; }
 }
 
-export function when(unix) {
-  return unix ? new Date(unix * 1000).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "";
+export function when(unix, dateStyle = "medium") {
+  return unix ? new Date(unix * 1000).toLocaleString(undefined, { dateStyle, timeStyle: "short" }) : "";
 }
 
 export function meter(p, c) {
