@@ -65,16 +65,20 @@ def test_a_modality_can_veto_a_class_under_product_but_not_mean():
     fear = np.array([0.05, 0.05, 0.5, 0.1, 0.1, 0.1, 0.1])
     no_fear = np.array([0.2, 0.2, 0.001, 0.2, 0.199, 0.1, 0.1])
     parts = {"audio": scores_from_emotions(fear), "face": scores_from_emotions(no_fear)}
-    prod, _ = fuse(parts, FusionOptions(method="product"))
-    mean, _ = fuse(parts, FusionOptions(method="mean"))
+    even = {"audio": 1.0, "face": 1.0}
+    prod, _ = fuse(parts, FusionOptions(method="product", weights=even))
+    mean, _ = fuse(parts, FusionOptions(method="mean", weights=even))
     assert mean.top_emotion == "fear" and mean.emotion("fear") == pytest.approx(0.2505)
     assert prod.top_emotion != "fear" and prod.emotion("fear") < 0.05
 
 
 def test_weights_decide_who_wins():
     text, audio = one_hot_ish("neutral"), one_hot_ish("anger")
-    loud = FusionOptions(weights={"text": 1.0, "audio": 3.0}, sentiment_weights={"text": 1.0, "audio": 3.0})
-    quiet = FusionOptions(weights={"text": 3.0, "audio": 1.0}, sentiment_weights={"text": 3.0, "audio": 1.0})
+    trust = {"text": 1.0}  # the words' "neutral" counts fully here, so the weights alone decide
+    loud = FusionOptions(weights={"text": 1.0, "audio": 3.0}, sentiment_weights={"text": 1.0, "audio": 3.0},
+                         neutral_trust=trust)
+    quiet = FusionOptions(weights={"text": 3.0, "audio": 1.0}, sentiment_weights={"text": 3.0, "audio": 1.0},
+                          neutral_trust=trust)
     assert fuse({"text": text, "audio": audio}, loud)[0].top_emotion == "anger"
     assert fuse({"text": text, "audio": audio}, quiet)[0].top_emotion == "neutral"
     zero = FusionOptions(weights={"text": 1.0, "audio": 0.0}, sentiment_weights={"text": 1.0, "audio": 0.0})
@@ -148,3 +152,52 @@ def test_gated_lets_an_emotional_voice_speak_over_neutral_words():
     non_neutral = [e for e in EMOTIONS if e != "neutral"]
     assert max(non_neutral, key=fused.emotion) == "joy"
     assert fused.emotion("joy") / sum(fused.emotion(e) for e in non_neutral) > 0.8  # face adds only its 0.1
+
+
+def test_neutral_words_do_not_hold_an_emotional_voice_at_neutral_by_default():
+    words = one_hot_ish("neutral", 0.9)
+    voice = one_hot_ish("sadness", 0.6)
+    fused, own = fuse({"text": words, "audio": voice})
+    assert fused.top_emotion == "sadness"
+    # ... with full trust in the words' "neutral", they would win
+    trusting = FusionOptions(neutral_trust={"text": 1.0})
+    assert fuse({"text": words, "audio": voice}, trusting)[0].top_emotion == "neutral"
+    # emotional words keep their full weight in the neutral question and lead in which emotion
+    sad_words, joyful_voice = one_hot_ish("sadness", 0.45), one_hot_ish("joy", 0.5)
+    assert fuse({"text": sad_words, "audio": joyful_voice})[0].top_emotion == "sadness"
+
+
+def test_quality_scales_a_modalitys_weight_per_utterance():
+    text = one_hot_ish("joy", 0.6)
+    good = scores_from_emotions(np.array(one_hot_ish("anger", 0.6).emotions), quality=1.0)
+    poor = scores_from_emotions(np.array(one_hot_ish("anger", 0.6).emotions), quality=0.25)
+    opts = FusionOptions(weights={"text": 1.0, "audio": 1.0})
+    _, own_good = fuse({"text": text, "audio": good}, opts)
+    _, own_poor = fuse({"text": text, "audio": poor}, opts)
+    assert own_good["audio"].weight == pytest.approx(0.5)
+    assert own_poor["audio"].weight == pytest.approx(0.25 / 1.25)
+    fixed = FusionOptions(weights={"text": 1.0, "audio": 1.0}, adaptive=False)
+    assert fuse({"text": text, "audio": poor}, fixed)[1]["audio"].weight == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="quality"):
+        Scores.from_arrays(text.emotions, text.sentiments, quality=1.5)
+
+
+def test_confidence_weighting_favours_the_surer_modality_when_asked():
+    sure, unsure = one_hot_ish("anger", 0.9), one_hot_ish("joy", 0.2)
+    opts = FusionOptions(weights={"text": 1.0, "audio": 1.0}, confidence_floor=0.0)
+    _, own = fuse({"text": unsure, "audio": sure}, opts)
+    assert own["audio"].weight > 0.8
+
+
+def test_agreement_says_whether_the_modalities_name_the_same_emotion():
+    from emotrace.fusion import agreement
+
+    text, voice = one_hot_ish("sadness", 0.7), one_hot_ish("joy", 0.5)
+    fused, own = fuse({"text": text, "audio": voice})
+    share, agree = agreement(fused, own)
+    assert fused.top_emotion == "sadness" and not agree
+    assert share == pytest.approx(own["text"].weight)
+    fused, own = fuse({"text": text, "audio": one_hot_ish("sadness", 0.4)})
+    assert agreement(fused, own) == (pytest.approx(1.0), True)
+    fused, own = fuse({"text": text, "audio": None})
+    assert agreement(fused, own) == (1.0, True)

@@ -32,10 +32,15 @@ EXTENSIONS: dict[str, str] = {"json": ".json", "csv": ".csv", "srt": ".srt", "vt
                               "table": ".txt"}
 """File name extension of each format."""
 
+MODALITIES: tuple[str, ...] = ("text", "audio", "face")
+"""The modalities whose fusion weights the CSV lists."""
+
 CSV_COLUMNS: tuple[str, ...] = (
     "start", "end", "text", "emotion", "emotion_confidence", "sentiment", "sentiment_confidence",
-    *(f"emotion_{e}" for e in EMOTIONS), *(f"sentiment_{s}" for s in SENTIMENTS))
-"""The CSV header (a ``words`` column is added when words are requested)."""
+    *(f"emotion_{e}" for e in EMOTIONS), *(f"sentiment_{s}" for s in SENTIMENTS),
+    "agreement", "modalities_agree", *(f"weight_{m}" for m in MODALITIES))
+"""The CSV header (a ``words`` column is added when words are requested). ``weight_*`` is the
+fusion weight each modality got for the utterance (empty where it did not judge it)."""
 
 
 def _json(result: AnalysisResult, include_words: bool) -> str:
@@ -51,7 +56,9 @@ def _csv(result: AnalysisResult, include_words: bool) -> str:
         row = [f"{u.start:.3f}", f"{u.end:.3f}", u.text,
                s.top_emotion, f"{s.emotion(s.top_emotion):.4f}",
                s.top_sentiment, f"{s.sentiment(s.top_sentiment):.4f}",
-               *(f"{p:.4f}" for p in s.emotions), *(f"{p:.4f}" for p in s.sentiments)]
+               *(f"{p:.4f}" for p in s.emotions), *(f"{p:.4f}" for p in s.sentiments),
+               f"{r.agreement:.4f}", str(r.modalities_agree).lower(),
+               *(f"{r.modalities[m].weight:.4f}" if m in r.modalities else "" for m in MODALITIES)]
         if include_words:
             row.append(json.dumps([w.to_dict() for w in u.words], ensure_ascii=False))
         writer.writerow(row)
@@ -93,6 +100,14 @@ def _vtt(result: AnalysisResult, include_words: bool) -> str:
     return "WEBVTT\n\n" + "\n".join(cues)
 
 
+def disagreement(r: UtteranceResult) -> str:
+    """``agree`` when every modality names the fused top emotion (or only one judged),
+    else who said what else: ``audio: joy``."""
+    others = [f"{name}: {m.scores.top_emotion}" for name, m in r.modalities.items()
+              if m.scores.top_emotion != r.scores.top_emotion]
+    return "agree" if not others else ", ".join(others)
+
+
 def _clock(seconds: float) -> str:
     m, s = divmod(max(0.0, seconds), 60)
     return f"{int(m):d}:{s:04.1f}"
@@ -113,17 +128,17 @@ def _table(result: AnalysisResult, include_words: bool) -> str:
     rows = [(f"{_clock(r.utterance.start)}–{_clock(r.utterance.end)}",
              f"{r.scores.top_emotion} {r.scores.emotion(r.scores.top_emotion):.2f}",
              f"{r.scores.top_sentiment} {r.scores.sentiment(r.scores.top_sentiment):.2f}",
-             r.utterance.text) for r in result.utterances]
-    header = ("time", "emotion", "sentiment", "text")
-    widths = [max(len(x[i]) for x in (header, *rows)) for i in range(3)]
+             disagreement(r), r.utterance.text) for r in result.utterances]
+    header = ("time", "emotion", "sentiment", "modalities", "text")
+    widths = [max(len(x[i]) for x in (header, *rows)) for i in range(4)]
     def line(row: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3]
+        return "  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4]
 
     lines.append(line(header))
     for r, row in zip(result.utterances, rows):
         lines.append(line(row))
         if include_words:
-            lines.append(" " * (sum(widths) + 6)
+            lines.append(" " * (sum(widths) + 8)
                          + " ".join(f"{w.text}@{w.start:.2f}" for w in r.utterance.words))
     return "\n".join(lines) + "\n"
 

@@ -19,7 +19,7 @@ from .asr import Transcriber
 from .cache import ResultCache, config_fingerprint
 from .config import PipelineConfig, check_choice
 from .errors import ConfigError, MediaError, ModelError
-from .fusion import fuse
+from .fusion import agreement, fuse
 from .media import MediaInfo, decode_audio, iter_frames, probe, sample_frames
 from .modalities.base import SAMPLE_RATE, MediaContext, ModalityScorer
 from .progress import Hook, no_progress
@@ -241,7 +241,7 @@ class Pipeline:
                 unscored += 1  # no modality could judge it: leave it out rather than guess
                 continue
             fused, own = fuse(present, self.config.fusion)
-            results.append(UtteranceResult(u, fused, own))
+            results.append(UtteranceResult(u, fused, own, *agreement(fused, own)))
         lap("fusion")
         if unscored:
             extra["unscored_utterances"] = unscored

@@ -71,15 +71,21 @@ class Scores:
 
     emotions: tuple[float, ...]
     sentiments: tuple[float, ...]
+    quality: float = 1.0
+    """How well the input let the modality judge, from 0 to 1 (signal quality: enough speech
+    for the voice, frames with a face and the face's size for the face); fusion weighs a
+    modality by it. 1.0 for the words and for fused scores."""
 
     def __post_init__(self) -> None:
         _check_distribution("emotions", self.emotions, len(EMOTIONS))
         _check_distribution("sentiments", self.sentiments, len(SENTIMENTS))
+        if not (0.0 <= self.quality <= 1.0):
+            raise ValueError(f"quality must be between 0 and 1, got {self.quality}")
 
     @classmethod
-    def from_arrays(cls, emotions: Any, sentiments: Any) -> "Scores":
+    def from_arrays(cls, emotions: Any, sentiments: Any, quality: float = 1.0) -> "Scores":
         """Build from any two sequences of probabilities (numpy rows included)."""
-        return cls(tuple(float(v) for v in emotions), tuple(float(v) for v in sentiments))
+        return cls(tuple(float(v) for v in emotions), tuple(float(v) for v in sentiments), float(quality))
 
     @property
     def top_emotion(self) -> str:
@@ -113,8 +119,9 @@ class ModalityScores:
     weight: float
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: the two ranked lists and the weight."""
-        return {**self.scores.to_dict(), "weight": round(self.weight, 4)}
+        """JSON-ready form: the two ranked lists, the weight and the input's quality."""
+        return {**self.scores.to_dict(), "weight": round(self.weight, 4),
+                "quality": round(self.scores.quality, 4)}
 
 
 @dataclass(frozen=True)
@@ -124,14 +131,21 @@ class UtteranceResult:
     utterance: Utterance
     scores: Scores
     modalities: Mapping[str, ModalityScores] = field(default_factory=dict)
+    agreement: float = 1.0
+    """Share of the fusion weight held by modalities whose top emotion is the fused one."""
+    modalities_agree: bool = True
+    """Whether every modality that judged the utterance names the same top emotion."""
 
     def to_dict(self, include_words: bool = False) -> dict[str, Any]:
-        """The older service's utterance shape plus ``modalities`` (and ``words`` on request)."""
+        """The older service's utterance shape plus ``modalities``, ``agreement`` and
+        ``modalities_agree`` (and ``words`` on request)."""
         u = self.utterance
         out: dict[str, Any] = {"start_time": round(u.start, 3), "end_time": round(u.end, 3),
                                "text": u.text, **self.scores.to_dict()}
         if self.modalities:
             out["modalities"] = {name: m.to_dict() for name, m in self.modalities.items()}
+            out["agreement"] = round(self.agreement, 4)
+            out["modalities_agree"] = self.modalities_agree
         if include_words:
             out["words"] = [w.to_dict() for w in u.words]
         return out

@@ -43,10 +43,15 @@ FRAME_SECONDS = STATE_SECONDS
 N_PROSODY = 8
 """Number of prosodic statistics appended to the pooled encoder states."""
 
-FEATURES = "whisper-speech-chunks-v1"
+FEATURES = "whisper-speech-chunks-v2"
 """Which features a voice model was trained on (its config.json's ``features``): the recogniser's
-encoder states over VAD speech chunks, pooled, plus prosody. Models trained on other features
-(version 1's separate 10 s windows) are refused."""
+encoder states over VAD speech chunks, pooled, plus prosody and cepstral statistics. Models
+trained on other features (``-v1``: no cepstral statistics; version 1's separate 10 s windows)
+are refused."""
+
+FULL_QUALITY_SECONDS = 1.0
+"""Speech shorter than this is shorter than any clip the voice model was trained on (1.1–5 s):
+its quality (and so its fusion weight) falls in proportion."""
 
 NEAREST_SECONDS = 0.3
 """A span without encoder states inside it takes the nearest state at most this far away."""
@@ -134,10 +139,56 @@ def prosody(x: np.ndarray) -> np.ndarray:
                      10 * np.log10(high + 1e-10)], dtype=np.float32)
 
 
-def span_prosody(audio: np.ndarray, start: float, end: float) -> np.ndarray:
-    """:func:`prosody` of the samples of ``audio`` from ``start`` to ``end`` seconds (at least one)."""
+N_SPECTRAL = 39
+"""Number of spectral statistics (:func:`spectral`): 13 cepstral means, their spreads and the
+spreads of their frame-to-frame changes."""
+
+_MEL_BANDS, _N_FFT, _WIN, _HOP = 40, 512, 400, 160
+
+
+@functools.lru_cache(maxsize=1)
+def _mel_dct() -> tuple[np.ndarray, np.ndarray]:
+    """Mel filterbank ``(bands, n_fft/2+1)`` (60 Hz–7.6 kHz) and DCT-II rows 1..13."""
+    def mel(f):
+        return 2595 * np.log10(1 + f / 700)
+
+    edges = 700 * (10 ** (np.linspace(mel(60.0), mel(7600.0), _MEL_BANDS + 2) / 2595) - 1)
+    bins = np.fft.rfftfreq(_N_FFT, 1 / SAMPLE_RATE)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    fb = np.maximum(0, np.minimum((bins - lo) / (mid - lo), (hi - bins) / (hi - mid)))
+    k = np.arange(_MEL_BANDS)
+    dct = np.cos(np.pi / _MEL_BANDS * (k[None, :] + 0.5) * np.arange(1, 14)[:, None])
+    return fb, dct
+
+
+def spectral(x: np.ndarray) -> np.ndarray:
+    """Cepstral statistics of one utterance's samples (:data:`N_SPECTRAL` values).
+
+    13 mel-cepstral coefficients (c1–c13: c0, the loudness, is left out) on 25 ms frames every
+    10 ms, over the frames within 30 dB of the loudest: their means, standard deviations and the
+    standard deviations of their frame-to-frame differences (how fast the timbre moves).
+    Language-independent and cheap (one 512-point FFT per frame).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) < _WIN + _HOP:
+        x = np.pad(x, (0, _WIN + _HOP - len(x)))
+    frames = np.lib.stride_tricks.sliding_window_view(x, _WIN)[::_HOP]
+    power = np.abs(np.fft.rfft(frames * np.hamming(_WIN), n=_N_FFT)) ** 2
+    db = 10 * np.log10(power.sum(axis=1) + 1e-10)
+    active = db > db.max() - 30
+    fb, dct = _mel_dct()
+    logmel = np.log(power[active] @ fb.T + 1e-10)
+    cep = logmel @ dct.T
+    delta = np.diff(cep, axis=0) if len(cep) > 1 else np.zeros((1, cep.shape[1]))
+    return np.concatenate([cep.mean(axis=0), cep.std(axis=0), delta.std(axis=0)]).astype(np.float32)
+
+
+def span_acoustics(audio: np.ndarray, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`prosody` and :func:`spectral` of the samples of ``audio`` from ``start`` to ``end``
+    seconds (at least one sample)."""
     s = int(start * SAMPLE_RATE)
-    return prosody(audio[s:max(int(end * SAMPLE_RATE), s + 1)])
+    x = audio[s:max(int(end * SAMPLE_RATE), s + 1)]
+    return prosody(x), spectral(x)
 
 
 class VoiceFeatures:
@@ -168,8 +219,9 @@ class VoiceFeatures:
         return _whisper(self.whisper_dir, self.compute_type, self.threads)
 
     def dim(self, width: int) -> int:
-        """Feature length for encoder states of ``width``: their mean and std plus the prosody."""
-        return 2 * width + N_PROSODY
+        """Feature length for encoder states of ``width``: their mean and std, the prosody and
+        the cepstral statistics."""
+        return 2 * width + N_PROSODY + N_SPECTRAL
 
     def states(self, audio: np.ndarray, segments: Sequence[dict] | None = None) -> EncoderStates:
         """Encoder states of ``audio``'s speech (VAD) or of the given sample ``segments``."""
@@ -206,7 +258,7 @@ class VoiceFeatures:
         for (s, e), p in zip(spans, pooled):
             if p is None:  # an empty span: nothing to hear
                 p = np.zeros(2 * states.states.shape[1])
-            rows.append(np.concatenate([p, span_prosody(audio, s, e)]))
+            rows.append(np.concatenate([p, *span_acoustics(audio, s, e)]))
         if hook:
             hook("audio", 2, 2)
         return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
@@ -246,11 +298,13 @@ class AudioScorer:
                              f"computes {FEATURES!r}); retrain it with training/audio")
         self.session = onnx_session(model_dir / self.info.get("onnx_file", "model.onnx"), options.threads)
         n_in = self.session.get_inputs()[0].shape[-1]
-        if not isinstance(n_in, int) or n_in <= N_PROSODY or (n_in - N_PROSODY) % 2:
-            raise ModelError(f"voice model in {model_dir} takes {n_in} features, not 2 x encoder size + {N_PROSODY}")
+        extra = N_PROSODY + N_SPECTRAL
+        if not isinstance(n_in, int) or n_in <= extra or (n_in - extra) % 2:
+            raise ModelError(f"voice model in {model_dir} takes {n_in} features, "
+                             f"not 2 x encoder size + {extra}")
         whisper = bundled_whisper_dir() if options.whisper_model == "default" else Path(options.whisper_model)
         self.features = VoiceFeatures(whisper, self.info.get("compute_type", "int8"), options.threads,
-                                      width=(n_in - N_PROSODY) // 2)
+                                      width=(n_in - extra) // 2)
         self.model_name = f"{self.info.get('name', model_dir.name)}@{self.info.get('version', '?')}"
 
     def predict(self, features: np.ndarray) -> np.ndarray:
@@ -271,5 +325,6 @@ class AudioScorer:
         probs = self.predict(self.features.features(media.audio, [spans[i] for i in keep], states, hook=hook))
         out: list[Scores | None] = [None] * len(utterances)
         for row, i in enumerate(keep):
-            out[i] = scores_from_emotions(probs[row])
+            s, e = spans[i]
+            out[i] = scores_from_emotions(probs[row], min(1.0, (e - s) / FULL_QUALITY_SECONDS))
         return out

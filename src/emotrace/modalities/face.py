@@ -144,6 +144,19 @@ def choose_main(faces: Sequence[Face], previous: Face | None) -> Face | None:
     return max(faces, key=lambda f: f.w * f.h)
 
 
+FULL_QUALITY_FACE = 48
+"""A face smaller than the model's 48-pixel input (shortest side) is upscaled, so blurred: its
+quality falls in proportion."""
+
+
+def face_quality(with_face: int, looked_at: int, sizes: Sequence[int]) -> float:
+    """Quality of the face evidence for an utterance: the share of its frames with a face, times
+    the median face size relative to :data:`FULL_QUALITY_FACE` (at most 1)."""
+    if not looked_at or not sizes:
+        return 0.0
+    return float(min(1.0, with_face / looked_at) * min(1.0, float(np.median(sizes)) / FULL_QUALITY_FACE))
+
+
 class FaceScorer:
     """Finds the main face in each utterance's frames and scores its expression.
 
@@ -315,6 +328,7 @@ class FaceScorer:
 
         follower = self.follower()
         seen: set[int] = set()
+        sizes: dict[int, int] = {}
         done = 0
         for i, t, frame in frames:
             if i > last:
@@ -324,6 +338,7 @@ class FaceScorer:
             seen.add(i)
             grey, face = follower.step(t, frame)
             if face is not None:
+                sizes[i] = min(face.w, face.h)
                 pending_ids.append(i)
                 pending.append(crop_face(grey, face, self.size))
                 if len(pending) >= CROP_BATCH:
@@ -336,8 +351,12 @@ class FaceScorer:
         flush()
         out: list[Scores | None] = []
         for idx in per_utt:
-            rows = [probs[i] for i in idx.tolist() if i in probs]
-            out.append(scores_from_emotions(np.mean(rows, axis=0)) if rows else None)
+            ids = [i for i in idx.tolist() if i in probs]
+            if not ids:
+                out.append(None)
+                continue
+            out.append(scores_from_emotions(np.mean([probs[i] for i in ids], axis=0),
+                                            face_quality(len(ids), len(idx), [sizes[i] for i in ids])))
         return out
 
 

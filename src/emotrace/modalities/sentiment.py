@@ -30,9 +30,10 @@ SENTIMENT_GIVEN_EMOTION = np.array([
 assert SENTIMENT_GIVEN_EMOTION.shape == (len(EMOTIONS), len(SENTIMENTS))
 
 
-def scores_from_emotions(emotions: np.ndarray) -> Scores:
-    """Scores from an emotion distribution, its sentiment derived by :data:`SENTIMENT_GIVEN_EMOTION`."""
+def scores_from_emotions(emotions: np.ndarray, quality: float = 1.0) -> Scores:
+    """Scores from an emotion distribution, its sentiment derived by :data:`SENTIMENT_GIVEN_EMOTION`
+    (``quality``: see :attr:`~emotrace.types.Scores.quality`)."""
     e = np.asarray(emotions, dtype=np.float64)
     e = e / e.sum()
     s = e @ SENTIMENT_GIVEN_EMOTION
-    return Scores.from_arrays(e, s / s.sum())
+    return Scores.from_arrays(e, s / s.sum(), quality)
