@@ -137,6 +137,10 @@ def test_readme_command(tmp_path):
     lines = proc.stdout.splitlines()
     assert "5 utterances" in lines[0] and len(lines) == 2 + len(SENTENCES)
     assert "happy" in lines[2] and "positive" in lines[2]
+    # the default fusion keeps the sad and the fearful line as the words read them, although the
+    # voice (synthetic speech, far from what it heard) calls them joy and anger
+    assert "dog died" in lines[4] and lines[4].split()[1] in ("sadness", "fear"), lines[4]
+    assert "terrified" in lines[5] and lines[5].split()[1] in ("sadness", "fear"), lines[5]
 
 
 @needs_text_model

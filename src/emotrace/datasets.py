@@ -26,6 +26,26 @@ class LabelledUtterance:
     sentiment: str
 
 
+def _csv_rows(path: Path, required: tuple[str, ...], missing_message: str) -> list[dict[str, str]]:
+    """The rows of a UTF-8 CSV with a header holding ``required`` (``missing_message`` gets the
+    missing names).
+
+    Raises:
+        DataError: unreadable, not UTF-8 CSV, or a required column missing.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(f"{path}: " + missing_message.format(", ".join(missing)))
+            return list(reader)
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e}") from e
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path}: not a UTF-8 CSV file ({e})") from e
+
+
 def read_meld_csv(path: str | Path) -> list[list[LabelledUtterance]]:
     """Read a CSV in MELD's format into dialogues, each in ``Utterance_ID`` order.
 
@@ -36,17 +56,7 @@ def read_meld_csv(path: str | Path) -> list[list[LabelledUtterance]]:
         DataError: the file is missing, a column is missing, or a label is unknown.
     """
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in MELD_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise DataError(f"{path}: not in MELD's format, missing column(s) {', '.join(missing)}")
-            rows = list(reader)
-    except OSError as e:
-        raise DataError(f"cannot read {path}: {e}") from e
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path}: not a UTF-8 CSV file ({e})") from e
+    rows = _csv_rows(path, MELD_COLUMNS, "not in MELD's format, missing column(s) {}")
     dialogues: dict[str, list[LabelledUtterance]] = {}
     for line, row in enumerate(rows, start=2):
         emotion, sentiment = row["Emotion"].strip().lower(), row["Sentiment"].strip().lower()
@@ -160,17 +170,7 @@ def read_labels_csv(path: str | Path) -> list[LabelledClip]:
             or there are no rows.
     """
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in ("path", "label") if c not in (reader.fieldnames or [])]
-            if missing:
-                raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected path,label[,speaker]")
-            rows = list(reader)
-    except OSError as e:
-        raise DataError(f"cannot read {path}: {e}") from e
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path}: not a UTF-8 CSV file ({e})") from e
+    rows = _csv_rows(path, ("path", "label"), "missing column(s) {}; expected path,label[,speaker]")
     clips = []
     for line, row in enumerate(rows, start=2):
         label = (row.get("label") or "").strip().lower()

