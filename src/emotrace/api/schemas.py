@@ -48,6 +48,11 @@ class UtteranceOut(TextScores):
     start_time: float = Field(description="seconds from the start of the file")
     end_time: float
     text: str
+    agreement: float | None = Field(
+        default=None, ge=0, le=1,
+        description="share of the fusion weight held by modalities whose top emotion is the fused one")
+    modalities_agree: bool | None = Field(
+        default=None, description="whether every modality that judged the utterance names the same top emotion")
 
 
 class Analysis(BaseModel):
