@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from emotrace import Pipeline, PipelineConfig
-from emotrace.cache import ResultCache, default_cache_dir, result_from_json, result_to_json
+from emotrace.cache import ENTRY_FORMAT, ResultCache, default_cache_dir, result_from_json, result_to_json
 from emotrace.config import SegmentationOptions
 
 from .conftest import FIXTURES
@@ -79,7 +79,7 @@ def test_damaged_entry_is_recomputed(pipeline, tmp_path):
     entry.write_text("{not json")
     result = cache.analyze(counted, FIXTURES / "dialogue.wav")
     assert counted.calls == 2 and result.utterances
-    assert json.loads(entry.read_text())["format"] == 1  # rewritten
+    assert json.loads(entry.read_text())["format"] == ENTRY_FORMAT  # rewritten
     assert cache.clear() == 1 and not list(tmp_path.glob("results/*/*.json"))
 
 

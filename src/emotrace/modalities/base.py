@@ -59,6 +59,10 @@ class ModalityScorer(Protocol):
     model_name: str
     """Model name and version, reported in the result's metadata."""
 
+    # A scorer may also have ``languages: tuple[str, ...]``: the language codes its model can
+    # judge (the text model: ``("en",)``). The pipeline leaves it out, with a reason, for speech
+    # in any other language; a scorer without it (voice, face) judges every language.
+
     def score_utterances(self, media: MediaContext, utterances: Sequence[Utterance],
                          hook: Callable[[str, float, float], None] | None = None
                          ) -> list[Scores | None]:

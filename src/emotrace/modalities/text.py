@@ -161,6 +161,9 @@ class TextScorer:
         self.dialogue = _dialogue_session(model_dir, self.info, options.threads) if options.dialogue else None
         if not options.dialogue and "dialogue_head" in self.info:
             self.model_name += "-nodialogue"
+        # The language(s) the model was trained on (MELD: English); the pipeline does not ask
+        # it to score words in any other language rather than read them as if they were English.
+        self.languages: tuple[str, ...] = tuple(self.info.get("languages", ("en",)))
 
     def probabilities(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
                       hook=None) -> tuple[np.ndarray, np.ndarray]:
