@@ -1,15 +1,33 @@
-"""emotrace: what was said in a video, when, and how (emotion and sentiment), offline on a CPU."""
+"""emotrace: what was said in a video, when, and how (emotion and sentiment), offline on a CPU.
 
-from .config import PipelineConfig
+Everything a user of the Python API needs is importable from here: :func:`analyze` and
+:class:`Pipeline`, the options of every stage, the result types, :func:`render` (JSON, CSV,
+SRT, WebVTT, table) and the errors.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .config import (AsrOptions, AudioOptions, FaceOptions, MediaOptions, PipelineConfig,
+                     SegmentationOptions, TextOptions)
+from .errors import ConfigError, DataError, EmotraceError, MediaError, ModelError, StorageError
+from .export import FORMATS, render
+from .fusion import FusionOptions
 from .labels import EMOTIONS, SENTIMENTS
 from .pipeline import Pipeline, analyze
 from .types import AnalysisResult, ModalityScores, Scores, Utterance, UtteranceResult, Word
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("emotrace")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "analyze", "Pipeline", "PipelineConfig",
+    "MediaOptions", "AsrOptions", "SegmentationOptions", "TextOptions", "AudioOptions", "FaceOptions",
+    "FusionOptions",
+    "render", "FORMATS",
     "EMOTIONS", "SENTIMENTS",
     "AnalysisResult", "ModalityScores", "Scores", "Utterance", "UtteranceResult", "Word",
+    "EmotraceError", "ConfigError", "MediaError", "ModelError", "DataError", "StorageError",
     "__version__",
 ]
