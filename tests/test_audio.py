@@ -21,9 +21,10 @@ from emotrace.types import Utterance
 
 from .conftest import shared_data
 
-# Just under what the shipped model measured on held-out actors 17-20 (see its MODEL_CARD.md);
-# actor 20 alone (60 clips) is noisier, hence the lower floor for the quick check.
-HELD_OUT_ACCURACY_FLOOR = 0.45
+# A floor for the shipped model on one RAVDESS actor. Voice model v3 was trained on every actor
+# here, so this guards against a broken scoring path, not a held-out figure: those come from the
+# training run (leave one corpus out, actors 17-20 held out; see its MODEL_CARD.md).
+ACTOR_ACCURACY_FLOOR = 0.45
 
 
 def tone(seconds: float, f0: float = 180.0, seed: int = 0) -> np.ndarray:
@@ -164,8 +165,8 @@ def test_evaluate_audio_refuses_a_folder_without_clips(tmp_path):
         evaluate_audio(tmp_path)
 
 
-def test_held_out_actor_accuracy(scorer):
-    """Actor 20 was never seen in training or model selection (actors 17-20 are held out)."""
+def test_actor_accuracy_floor(scorer):
+    """Scoring RAVDESS clips end to end through ``evaluate_audio`` stays well above chance (0.14)."""
     report = evaluate_audio(shared_data("ravdess"), actors={20}, scorer=scorer)
     assert report["n"] == 60
-    assert report["accuracy"] >= HELD_OUT_ACCURACY_FLOOR, report
+    assert report["accuracy"] >= ACTOR_ACCURACY_FLOOR, report
