@@ -44,8 +44,8 @@ def test_tracking_follows_a_face_through_frames(scorer):
     from emotrace.media import sample_frames
 
     times, frames = sample_frames(clip, 2.0, 480)
-    found = scorer.track(times, frames, list(range(len(frames))))
-    faces = [f for _, f in found.values() if f is not None]
+    follower = scorer.follower()
+    faces = [f for t, frame in zip(times, frames) if (f := follower.step(float(t), frame)[1]) is not None]
     assert len(faces) >= 0.8 * len(frames)
     # one person talking to the camera: consecutive boxes overlap
     centres = np.array([f.centre for f in faces])
@@ -74,7 +74,8 @@ def test_following_searches_around_the_face_not_the_whole_frame(scorer, monkeypa
     clip = shared_data("media", "talking-head", "face_2.mp4")
     frames = list(iter_frames(clip, 4.0, face_module.FRAME_SIDE, grey=True))
     calls = counting_detect(scorer, monkeypatch)
-    found = [face for _, _, face in scorer.follow(frames)]
+    follower = scorer.follower()
+    found = [follower.step(t, frame)[1] for t, frame in frames]
     assert sum(f is not None for f in found) >= 0.8 * len(frames)
     # once found, the face is looked for around where it was: whole-frame searches are rare
     assert calls["whole"] <= max(2, 0.2 * len(frames)) and calls["around"] >= 0.7 * len(frames)
@@ -84,7 +85,8 @@ def test_without_faces_whole_frame_searches_back_off(scorer, monkeypatch):
     rng = np.random.default_rng(3)
     frames = [(i / 2, rng.integers(0, 255, (180, 320), dtype=np.uint8)) for i in range(240)]  # 2 min at 2 fps
     calls = counting_detect(scorer, monkeypatch)
-    assert all(face is None for _, _, face in scorer.follow(frames))
+    follower = scorer.follower()
+    assert all(follower.step(t, frame)[1] is None for t, frame in frames)
     # 1, 2, 4, 8, 8, ... seconds apart: about 120 / 8 searches, not 240
     assert calls["whole"] <= 4 + 120 / face_module.FULL_RETRY_MAX + 1 and calls["around"] == 0
 

@@ -21,10 +21,6 @@ from .modalities.base import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
-AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac")
-"""The formats emotrace is tested with; anything else FFmpeg can read works too."""
-
 
 @dataclass(frozen=True)
 class MediaInfo:

@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Callable, Protocol
-
-
-class ProgressHook(Protocol):
-    """Called as work advances: ``stage`` names the step, ``done`` of ``total`` units are done."""
-
-    def __call__(self, stage: str, done: float, total: float) -> None: ...
+from typing import Callable
 
 
 def no_progress(stage: str, done: float, total: float) -> None:

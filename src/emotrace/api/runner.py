@@ -73,11 +73,6 @@ class Runner:
         """Analyses running or waiting (slots held)."""
         return self._admitted
 
-    @property
-    def full(self) -> bool:
-        """Whether a new slot would be refused now."""
-        return self._admitted >= self.capacity
-
     def reserve(self, force: bool = False) -> Slot:
         """Take a slot.
 

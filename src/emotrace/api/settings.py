@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -174,7 +174,3 @@ class Settings:
                               + ", ".join(sorted(known)))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
-
-    def with_(self, **changes: Any) -> "Settings":
-        """A copy with some values changed (validated again)."""
-        return replace(self, **changes)

@@ -407,9 +407,3 @@ class JobStore:
             return None
         return float(row["d"]) if row and isinstance(row["d"], (int, float)) else None
 
-    def formats(self, cache_key: str) -> list[str]:
-        """The formats stored for ``cache_key``."""
-        with self._lock:
-            rows = self._db.execute("SELECT format FROM results WHERE cache_key = ? ORDER BY format",
-                                    (cache_key,)).fetchall()
-        return [r["format"] for r in rows]

@@ -24,12 +24,12 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..config import FaceOptions
-from ..errors import MediaError, ModelError
+from ..errors import ModelError
 from ..labels import EMOTIONS
 from ..models import modality_model_dir, read_model_config
 from ..onnx_runtime import onnx_session
@@ -94,10 +94,6 @@ class Face:
     def centre(self) -> tuple[float, float]:
         """Centre of the box."""
         return self.x + self.w / 2, self.y + self.h / 2
-
-    def contains(self, point: tuple[float, float]) -> bool:
-        """Whether a point lies inside the box."""
-        return self.x <= point[0] <= self.x + self.w and self.y <= point[1] <= self.y + self.h
 
 
 def to_grey(frame: np.ndarray) -> np.ndarray:
@@ -242,27 +238,6 @@ class FaceScorer:
         """A fresh :class:`Follower` (one per pass over a video; not shared between threads)."""
         return Follower(self)
 
-    def follow(self, frames: Iterable[tuple[float, np.ndarray]]) -> Iterator[tuple[float, np.ndarray, Face | None]]:
-        """The main face (or None) of each ``(seconds, frame)``, frames in time order.
-
-        Yields ``(seconds, grey frame, face)``; see :class:`Follower`.
-        """
-        follower = self.follower()
-        for t, frame in frames:
-            grey, face = follower.step(t, frame)
-            yield t, grey, face
-
-    def track(self, times: np.ndarray, frames: Sequence[np.ndarray], indices: Sequence[int],
-              hook=None) -> dict[int, tuple[np.ndarray, Face | None]]:
-        """Grey frame and main face (or None) of each frame in ``indices`` (increasing), as :meth:`follow` finds them."""
-        out: dict[int, tuple[np.ndarray, Face | None]] = {}
-        found = self.follow((float(times[i]), frames[i]) for i in indices)
-        for n, (i, (_, grey, face)) in enumerate(zip(indices, found)):
-            out[i] = (grey, face)
-            if hook:
-                hook("face", n + 1, len(indices))
-        return out
-
     def _plan(self, grid: np.ndarray, utterances: Sequence[Utterance]) -> list[np.ndarray]:
         """For each utterance, the indices into ``grid`` (frame times) of the frames to look at."""
         per_utt = []
@@ -299,10 +274,8 @@ class FaceScorer:
         if media.frames is not None:
             times, frames = media.frames()
         else:
-            try:
-                from ..media import sample_frames
-            except ImportError as e:
-                raise MediaError("no frames given and emotrace.media.sample_frames is unavailable") from e
+            from ..media import sample_frames
+
             times, frames = sample_frames(media.path, self.options.fps)
         times = np.asarray(times, dtype=np.float64)
         return times, ((i, float(t), f) for i, (t, f) in enumerate(zip(times, frames))), set()
