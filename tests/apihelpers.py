@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from emotrace.errors import MediaError
 from emotrace.labels import EMOTIONS, SENTIMENTS
 from emotrace.types import AnalysisResult, Scores, Utterance, UtteranceResult
@@ -105,3 +107,40 @@ class FakePipeline:
         text = transcript or f"{len(data)} bytes"
         utt = UtteranceResult(Utterance(0.0, 1.0, text), _scores_for(text))
         return AnalysisResult((utt,), {"duration": 1.0, "source": source.name})
+
+
+def make_settings(tmp_path: Path, **changes):
+    """Service settings in ``tmp_path`` with two workers (and any ``changes``)."""
+    from emotrace.api import Settings
+
+    return Settings(data_dir=tmp_path / "data", **{"workers": 2, **changes})
+
+
+@pytest.fixture
+def make_client(tmp_path):
+    """``make(pipeline=None, **settings)`` → ``(TestClient, pipeline)``: the real app around a
+    fake pipeline, each server in its own folder; all are closed at the end of the test."""
+    from fastapi.testclient import TestClient
+
+    from emotrace.api import create_app
+
+    clients = []
+
+    def make(pipeline=None, **changes):
+        pipeline = pipeline or FakePipeline()
+        # each server its own folder: two on one folder is refused (see test_a_second_server_...)
+        folder = tmp_path / f"server{len(clients)}"
+        app = create_app(make_settings(folder, **changes), pipeline, text_scorer=FakeTextScorer())
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        return client, pipeline
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+def uploads_left(client) -> list[Path]:
+    """Every file and folder left under the service's upload folder."""
+    return [p for p in client.app.state.service.settings.upload_dir.rglob("*")]

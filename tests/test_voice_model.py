@@ -45,6 +45,8 @@ CORPUS_CLIPS = {
 }
 TOLERANCE = 0.03  # onnxruntime / CTranslate2 versions move these in the third decimal
 
+pytestmark = pytest.mark.slow  # real models on real audio
+
 
 @pytest.fixture(scope="module")
 def scorer() -> AudioScorer:

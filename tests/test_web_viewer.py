@@ -32,6 +32,8 @@ from .conftest import FIXTURES
 
 pytest.importorskip("fastapi", reason="the REST service needs the 'api' extra")
 
+pytestmark = pytest.mark.slow  # a real browser against a real server with the real models
+
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 SAMPLE = FIXTURES / "dialogue.mp4"
 START_TIMEOUT_S = 240
