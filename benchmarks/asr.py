@@ -7,7 +7,8 @@ choice costs the rest of the pipeline.
 For each model, in a fresh process (so that peak memory is the model's own):
 
 * **WER** on real speech with reference transcripts: the five LibriVox sentences and JFK's
-  inaugural line in ``../shared/data/media/`` (skipped with a note when absent), and on a
+  inaugural line in ``../shared/data/media/``, one acted clip per RAVDESS actor (real emotional
+  speech of two known sentences; all skipped with a note when absent), and on a
   synthetic five-voice espeak-ng dialogue with known turns (``benchmarks/dialogue.py``).
   Audio decoded by ``emotrace.media`` (as the pipeline does); the WER of the same files decoded
   by faster-whisper's own decoder is printed beside it (the two decodes differ by ~1e-8).
@@ -59,8 +60,9 @@ def real_speech() -> list[tuple[str, Path, str]]:
                 items.append(("librivox", librivox / f"{m.group(2)}.wav", m.group(1).strip()))
     if (MEDIA / "jfk.flac").is_file():
         items.append(("jfk", MEDIA / "jfk.flac", JFK))
-    # RAVDESS: 24 actors reading two fixed sentences with acted emotion; one clip per actor,
-    # emotions and sentences spread over them (emotional speech is what emotrace hears).
+    # RAVDESS: actors reading two fixed sentences with acted emotion; one clip per actor present
+    # (20 of 24 here), emotions and sentences spread over them (emotional speech is what
+    # emotrace hears).
     for actor in range(1, 25):
         emotion, statement = (actor - 1) % 8 + 1, "01" if actor % 2 else "02"
         clip = SHARED / "ravdess" / f"Actor_{actor:02d}" / f"03-01-{emotion:02d}-{1 if emotion == 1 else 2:02d}-{statement}-01-{actor:02d}.flac"
