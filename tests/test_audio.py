@@ -54,6 +54,9 @@ def test_voice_reuses_the_recognisers_encoder_states(scorer, monkeypatch):
 
     audio = decode_audio(FIXTURES / "dialogue.wav")
     heard = Transcriber().transcribe(audio, keep_states=True)
+    # fails loudly if a faster-whisper release changes the internals whisper_states hooks into
+    assert heard.encoder is not None and len(heard.encoder) > 100, \
+        "the recogniser's encoder states were not captured: emotrace/whisper_states.py no longer fits faster-whisper"
     utts = segment(heard.words, SegmentationOptions(), len(audio) / SAMPLE_RATE)
     assert len(utts) >= 4
     alone = MediaContext(path="dialogue.wav", duration=len(audio) / SAMPLE_RATE, audio=audio)
