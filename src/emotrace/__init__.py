@@ -7,11 +7,10 @@ SRT, WebVTT, table) and the errors.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .config import (AsrOptions, AudioOptions, FaceOptions, MediaOptions, PipelineConfig,
+from .config import (AsrOptions, AudioOptions, FaceOptions, FusionOptions, MediaOptions, PipelineConfig,
                      SegmentationOptions, TextOptions)
 from .errors import ConfigError, DataError, EmotraceError, MediaError, ModelError, StorageError
 from .export import FORMATS, render
-from .fusion import FusionOptions
 from .labels import EMOTIONS, SENTIMENTS
 from .pipeline import Pipeline, analyze
 from .types import AnalysisResult, ModalityScores, Scores, Utterance, UtteranceResult, Word

@@ -24,7 +24,7 @@ import numpy as np
 from .asr_models import PACKAGED_MODELS, package_versions, prepare_split_model
 from .config import AsrOptions
 from .errors import ConfigError, ModelError
-from .modalities.base import SAMPLE_RATE
+from .media import SAMPLE_RATE
 from .progress import Hook
 from .types import Word
 from .whisper_states import EncoderStates, capturing_pipeline, model_key

@@ -20,109 +20,25 @@ so a text-only utterance keeps exactly the text model's distribution under every
 weights are relative: only their ratios matter. :func:`agreement` says how far the modalities
 agree on the top emotion.
 
-The defaults (:data:`DEFAULT_WEIGHTS` and below) were set on the held-out data there is here
+The defaults (:data:`emotrace.config.DEFAULT_WEIGHTS` and below) were set on the held-out data there is here
 (``training/fusion/README.md``). Users who own MELD's raw clips can learn the weights from them
 with ``training/fusion``, which writes a JSON file that :meth:`FusionOptions.from_json` reads.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 
-from .config import check_choice, check_range
+from .config import METHODS, FusionOptions
 from .errors import ConfigError
 from .labels import EMOTIONS, SENTIMENTS
 from .types import ModalityScores, Scores
 
-METHODS = ("mean", "product", "gated")
-
-DEFAULT_WEIGHTS: Mapping[str, float] = {"text": 1.0, "audio": 0.5, "face": 1.0}
-DEFAULT_SENTIMENT_WEIGHTS: Mapping[str, float] = {"text": 1.0, "audio": 0.5, "face": 1.0}
-DEFAULT_METHOD = "gated"
-DEFAULT_ADAPTIVE = True
-DEFAULT_CONFIDENCE_FLOOR = 1.0
-DEFAULT_NEUTRAL_TRUST: Mapping[str, float] = {"text": 0.0}
-"""The defaults, set on held-out data (``training/fusion/README.md``): with neutral words (RAVDESS
-actors the voice model never heard, and RAVDESS heard only by a model trained on German and
-Italian speech) words that find nothing emotional must not hold an emotional voice at neutral
-(``neutral_trust`` text 0: fused 0.457 vs voice alone 0.46, where trust 1 gives 0.30); the voice
-weighs half the words in *which* emotion, because off its training corpora it is right about
-half the time (leave-one-corpus-out accuracy 0.39–0.57), and at that weight the sample's sad and
-fearful lines keep the words' reading. Weighting by confidence again (``confidence_floor`` < 1)
-lowered the held-out accuracy (calibrated probabilities already carry it), so only the input's
-quality scales the weights per utterance."""
+__all__ = ["METHODS", "FusionOptions", "fuse", "fuse_arrays", "agreement", "confidence", "row_weights"]
 
 _EPS = 1e-6
-
-
-@dataclass(frozen=True)
-class FusionOptions:
-    """How modalities are combined.
-
-    Attributes:
-        weights: relative weight of each modality for the emotions (non-negative).
-        sentiment_weights: the same for the sentiments (voice and face derive sentiment from
-            their emotions, so they may deserve less weight there).
-        method: one of :data:`METHODS` (see the module's docstring).
-        adaptive: weigh each modality per utterance by how far it can be trusted there: its
-            fixed weight times its input's quality (:attr:`~emotrace.types.Scores.quality`) times
-            its confidence (how far its distribution is from uniform, ``confidence_floor`` at
-            uniform, 1 when certain). Off: the fixed weights alone.
-        confidence_floor: the share of its weight a modality keeps when it is maximally unsure.
-        neutral_trust: per modality, how much of its weight it keeps in the ``gated`` method's
-            neutral question when it finds the utterance neutral (when it finds emotion, it
-            keeps its full weight); missing modalities keep it all. Words that carry no emotion
-            say little about how they were spoken.
-    """
-
-    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    sentiment_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SENTIMENT_WEIGHTS))
-    method: str = DEFAULT_METHOD
-    adaptive: bool = DEFAULT_ADAPTIVE
-    confidence_floor: float = DEFAULT_CONFIDENCE_FLOOR
-    neutral_trust: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_NEUTRAL_TRUST))
-
-    def __post_init__(self) -> None:
-        check_choice("fusion method", self.method, METHODS)
-        check_range("fusion confidence_floor", self.confidence_floor, 0.0, 1.0)
-        if not isinstance(self.adaptive, bool):
-            raise ConfigError(f"fusion adaptive must be true or false, got {self.adaptive!r}")
-        for table, label, hi in ((self.weights, "fusion weight", None),
-                                 (self.sentiment_weights, "fusion sentiment weight", None),
-                                 (self.neutral_trust, "fusion neutral trust", 1.0)):
-            if not isinstance(table, Mapping):
-                raise ConfigError(f"{label}s must be a mapping of modality name to weight, got {table!r}")
-            for name, w in table.items():
-                check_range(f"{label} of {name}", w, 0.0, hi)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (what :meth:`from_json` reads)."""
-        return {"method": self.method, "weights": dict(self.weights),
-                "sentiment_weights": dict(self.sentiment_weights), "adaptive": self.adaptive,
-                "confidence_floor": self.confidence_floor, "neutral_trust": dict(self.neutral_trust)}
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> "FusionOptions":
-        """Read options written by ``training/fusion`` (or by hand): the fields of :meth:`to_dict`.
-
-        Raises:
-            ConfigError: the file cannot be read or holds invalid values.
-        """
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"cannot read fusion options from {path}: {e}") from e
-        allowed = set(cls().to_dict())
-        unknown = set(data) - allowed
-        if unknown:
-            raise ConfigError(f"{path}: unknown fusion option(s) {sorted(unknown)}; "
-                              f"expected one of: {', '.join(sorted(allowed))}")
-        return cls(**data)
 
 
 def confidence(p: np.ndarray) -> np.ndarray:

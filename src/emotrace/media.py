@@ -17,9 +17,11 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .errors import MediaError
-from .modalities.base import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+"""Sample rate of every decoded audio signal (mono float32 in [-1, 1])."""
 
 
 @dataclass(frozen=True)

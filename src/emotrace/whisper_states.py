@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import ModelError
-from .modalities.base import SAMPLE_RATE
+from .media import SAMPLE_RATE
 
 STATE_SECONDS = 0.02
 """Time step of Whisper's encoder states."""

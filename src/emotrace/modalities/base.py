@@ -13,10 +13,9 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
+from ..media import SAMPLE_RATE  # noqa: F401  (re-exported: modalities read it from here)
 from ..types import Scores, Utterance
 
-SAMPLE_RATE = 16_000
-"""Sample rate of every decoded audio signal (mono float32 in [-1, 1])."""
 
 
 @dataclass(frozen=True)
