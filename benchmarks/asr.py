@@ -86,7 +86,7 @@ def foreign_speech(per_corpus: int = 20) -> list[tuple[str, Path, str]]:
     return items
 
 
-def worker(model: str, threads: int, dialogue_wav: Path, turns_json: Path) -> dict:
+def worker(model: str, threads: int, dialogue_wav: Path, turns_json: Path, compute_type: str = "auto") -> dict:
     """Everything measured for one model, in this process."""
     from faster_whisper import decode_audio as fw_decode
 
@@ -99,9 +99,11 @@ def worker(model: str, threads: int, dialogue_wav: Path, turns_json: Path) -> di
 
     out: dict = {"model": model, "rss_start_mb": round(_rss_mb())}
     t0 = time.perf_counter()
-    asr = Transcriber(AsrOptions(model=model, threads=threads))
+    asr = Transcriber(AsrOptions(model=model, threads=threads, compute_type=compute_type))
     out["load_s"] = round(time.perf_counter() - t0, 2)
     out["name"] = asr.model_name
+    if compute_type != "auto":
+        out["model"] = f"{model} {asr.compute_type}"
     turns = [Turn(**t) for t in json.loads(turns_json.read_text())]
     items = real_speech() + [("dialogue", dialogue_wav, " ".join(t.text for t in turns))]
     asr.transcribe(decode_audio(items[0][1])[: 3 * SAMPLE_RATE])  # warm-up
@@ -134,7 +136,7 @@ def worker(model: str, threads: int, dialogue_wav: Path, turns_json: Path) -> di
     out["languages"] = {k: round(sum(v) / len(v), 3) for k, v in found.items()}
     out["rss_asr_mb"] = round(_rss_mb())
 
-    pipeline = Pipeline(PipelineConfig(modalities=("audio",), asr=AsrOptions(model=model, threads=threads)),
+    pipeline = Pipeline(PipelineConfig(modalities=("audio",), asr=asr.options),
                         transcriber=asr)
     pipeline.analyze(dialogue_wav)  # loads the voice model (and, for another recogniser, tiny.en)
     result = pipeline.analyze(dialogue_wav)
@@ -179,13 +181,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["default", "base"])
     p.add_argument("--threads", type=int, default=0, help="CTranslate2 threads (0: all cores, at most 8)")
+    p.add_argument("--compute-type", default="auto", help="CTranslate2 compute type of every model (auto: int8 on CPU)")
     p.add_argument("--json", metavar="FILE", help="also write every figure (and the transcripts) here")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--dialogue", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.threads, Path(args.dialogue),
-                                Path(args.dialogue).with_suffix(".json"))))
+                                Path(args.dialogue).with_suffix(".json"), args.compute_type)))
         return
 
     from dialogue import make_dialogue
@@ -201,7 +204,7 @@ def main() -> None:
         wav.with_suffix(".json").write_text(json.dumps([t.__dict__ for t in turns]))
         for model in args.models:
             proc = subprocess.run([sys.executable, __file__, "--worker", model, "--threads", str(args.threads),
-                                   "--dialogue", str(wav)], capture_output=True, text=True,
+                                   "--compute-type", args.compute_type, "--dialogue", str(wav)], capture_output=True, text=True,
                                   env={**os.environ, "PYTHONPATH": str(HERE)})
             if proc.returncode:
                 print(f"{model}: failed\n{proc.stderr[-2000:]}")

@@ -201,3 +201,13 @@ def test_the_command_line_refuses_german_for_tiny_en(capsys):
     code = cli.main(["analyze", str(FIXTURES / "german.flac"), "--language", "de", "--no-cache"])
     err = capsys.readouterr().err
     assert code == 2 and "knows English only" in err and "--asr-model base" in err
+
+
+def test_the_command_line_takes_a_compute_type():
+    from emotrace import cli
+
+    args = cli.build_parser().parse_args(["analyze", "x.mp4", "--compute-type", "float32",
+                                          "--asr-model", "base", "--language", "de"])
+    asr = cli._pipeline_config(args).asr
+    assert (asr.compute_type, asr.model, asr.language) == ("float32", "base", "de")
+    assert cli._pipeline_config(cli.build_parser().parse_args(["serve"])).asr.compute_type == "auto"

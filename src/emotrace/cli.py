@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import ASR_DEVICES, SegmentationOptions, TextOptions, parse_duration
+from .config import ASR_COMPUTE_TYPES, ASR_DEVICES, SegmentationOptions, TextOptions, parse_duration
 from .errors import ConfigError, DataError, EmotraceError, MediaError, ModelError
 from .export import FORMATS
 from .labels import EMOTIONS, SENTIMENTS
@@ -69,7 +69,7 @@ def _pipeline_config(args: argparse.Namespace, max_duration: float | None = None
         media=MediaOptions(max_duration=max_duration),
         modalities=tuple(m.strip() for m in args.modalities.split(",") if m.strip()),
         asr=AsrOptions(model=args.asr_model, download=args.download_model, device=args.device,
-                       language=args.language),
+                       language=args.language, compute_type=getattr(args, "compute_type", "auto")),
         segmentation=SegmentationOptions(pause=args.pause, max_duration=args.max_utterance),
         text=_text_options(args))
 
@@ -229,6 +229,10 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--download-model", action="store_true",
                         help="allow downloading the --asr-model if it is not cached (off: never uses the network)")
     parser.add_argument("--device", default="auto", choices=ASR_DEVICES, help="where speech recognition runs")
+    parser.add_argument("--compute-type", default="auto", choices=ASR_COMPUTE_TYPES, metavar="TYPE",
+                        help="speech recognition's CTranslate2 compute type (default: int8 on CPU, float16 "
+                             "on CUDA); float32 makes transcripts independent of tiny differences in the "
+                             "decoded audio, about 1.2x slower (benchmarks/README.md)")
     parser.add_argument("--language", default=None, help="spoken language code, e.g. de (default: detected by a multilingual model; "
                              "English with tiny.en). The text model reads English only: for any other "
                              "language the words are not scored and voice and face decide")
