@@ -22,11 +22,12 @@ def dialogue():
     return module
 
 
-def test_help():
-    proc = subprocess.run([sys.executable, str(BENCHMARKS / "asr.py"), "--help"],
+@pytest.mark.parametrize("script", ["asr.py", "asr_stability.py"])
+def test_help(script):
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / script), "--help"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("usage: ") and ".venv/bin/python benchmarks/asr.py" in proc.stdout
+    assert proc.stdout.startswith("usage: ") and f".venv/bin/python benchmarks/{script}" in proc.stdout
 
 
 def test_turns_matched_by_iou(dialogue):

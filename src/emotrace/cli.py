@@ -232,7 +232,7 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compute-type", default="auto", choices=ASR_COMPUTE_TYPES, metavar="TYPE",
                         help="speech recognition's CTranslate2 compute type (default: int8 on CPU, float16 "
                              "on CUDA); float32 makes transcripts independent of tiny differences in the "
-                             "decoded audio, about 1.2x slower (benchmarks/README.md)")
+                             "decoded audio, 1.2-1.3x slower (benchmarks/README.md)")
     parser.add_argument("--language", default=None, help="spoken language code, e.g. de (default: detected by a multilingual model; "
                              "English with tiny.en). The text model reads English only: for any other "
                              "language the words are not scored and voice and face decide")
