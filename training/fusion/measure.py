@@ -3,7 +3,8 @@
     python -m training.fusion.measure --voice-run runs/voice/mlp --out runs/fusion/measure.json
 
 The voice's scores come from the voice training run (``training.audio.train``'s
-``held_out.npz``): predictions of models that never heard those speakers or corpora.
+``held_out.npz``): predictions of models that never heard those speakers or corpora, for each
+clip heard alone (as ``emotrace evaluate audio`` scores it).
 
 * ``ravdess_17_20``: RAVDESS actors 17–20 (voice model trained on actors 1–16 + EmoDB + EMOVO),
   with the words (the read sentence, through the text model). The words are neutral by design,
@@ -31,7 +32,9 @@ from emotrace.datasets import read_fer_npz, read_meld_csv, read_ravdess_dir
 from emotrace.fusion import FusionOptions, fuse, fuse_arrays
 from emotrace.labels import EMOTIONS, SENTIMENTS
 from emotrace.metrics import classification_report
+from emotrace.modalities.audio import domain_quality
 from emotrace.modalities.sentiment import SENTIMENT_GIVEN_EMOTION, scores_from_emotions
+from emotrace.types import Scores
 
 log = logging.getLogger("train.fusion.measure")
 
@@ -46,14 +49,19 @@ def voice_sets(run: Path) -> dict[str, dict]:
     d = np.load(run / "held_out.npz")
     view = "alone" if "logits_alone" in d else "in_conversation"  # clips alone, if the run has them
     probs = softmax(d[f"logits_{view}"], float(d["temperature"]))
+
+    def quality(distance: np.ndarray) -> np.ndarray:  # as AudioScorer gives it (every clip is over 1 s)
+        return domain_quality(distance, float(d["domain_typical"]), float(d["domain_far"]))
+
     sets = {}
     for corpus in ("ravdess", "emodb", "emovo"):
         m = d["corpora"] == corpus
         sets[f"{corpus}_loco"] = {"audio": probs[m], "truth": d["labels"][m], "names": d["names"][m],
-                                  "speakers": d["speakers"][m]}
+                                  "speakers": d["speakers"][m], "quality": quality(d[f"distance_{view}"][m])}
     held = np.isin(d["names"], d["held_out_names"])
     sets["ravdess_17_20"] = {"audio": d[f"held_out_{view}"], "truth": d["labels"][held], "names": d["names"][held],
-                             "speakers": d["speakers"][held]}
+                             "speakers": d["speakers"][held],
+                             "quality": quality(d[f"held_out_distance_{view}"])}
     return sets
 
 
@@ -74,16 +82,18 @@ def report(truth: np.ndarray, emo: np.ndarray, sent: np.ndarray) -> dict:
 
 
 def fused_arrays(text: np.ndarray | None, text_sent: np.ndarray | None, audio: np.ndarray,
-                 options: FusionOptions) -> tuple[np.ndarray, np.ndarray]:
-    """Emotions and sentiments fused as :func:`emotrace.fusion.fuse` does, for many utterances."""
+                 options: FusionOptions, quality: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Emotions and sentiments fused as :func:`emotrace.fusion.fuse` does, for many utterances
+    (``quality``: the voice's, per utterance)."""
     n = len(audio)
     audio_sent = audio @ SENTIMENT_GIVEN_EMOTION
     if text is None:
         return audio, audio_sent
     both = {"text": np.ones(n, bool), "audio": np.ones(n, bool)}
-    emo = fuse_arrays({"text": text, "audio": audio}, both, options.weights, options=options)
+    q = None if quality is None else {"audio": quality}
+    emo = fuse_arrays({"text": text, "audio": audio}, both, options.weights, options=options, quality=q)
     sent = fuse_arrays({"text": text_sent, "audio": audio_sent}, both, options.sentiment_weights, options=options,
-                       confidence_of={"text": text, "audio": audio})
+                       quality=q, confidence_of={"text": text, "audio": audio})
     return emo, sent
 
 
@@ -95,12 +105,14 @@ def text_and_voice(s: dict, text: np.ndarray | None, text_sent: np.ndarray | Non
         fixed = FusionOptions(adaptive=False, neutral_trust={})
         out["fused_fixed_equal_weights"] = report(s["truth"], *fused_arrays(text, text_sent, audio, fixed))
         # the per-utterance path gives the same numbers (checked on the first 50)
+        q = s["quality"]
         for i in range(min(50, len(audio))):
-            f, _ = fuse({"text": scores_from_emotions(text[i]).__class__.from_arrays(text[i], text_sent[i]),
-                         "audio": scores_from_emotions(audio[i])}, options)
-            ref = fused_arrays(text[i:i + 1], text_sent[i:i + 1], audio[i:i + 1], options)[0][0]
+            f, _ = fuse({"text": Scores.from_arrays(text[i], text_sent[i]),
+                         "audio": scores_from_emotions(audio[i], float(q[i]))}, options)
+            ref = fused_arrays(text[i:i + 1], text_sent[i:i + 1], audio[i:i + 1], options, q[i:i + 1])[0][0]
             assert np.allclose(f.emotions, ref, atol=1e-6), "vectorised fusion differs from fuse()"
-    out["fused"] = report(s["truth"], *fused_arrays(text, text_sent, audio, options))
+        out["voice_quality_mean"] = round(float(np.mean(q)), 4)
+    out["fused"] = report(s["truth"], *fused_arrays(text, text_sent, audio, options, s.get("quality")))
     best = max(v["emotion_accuracy"] for k, v in out.items() if k.endswith("_alone"))
     out["fused_minus_best_single"] = round(out["fused"]["emotion_accuracy"] - best, 4)
     return out
@@ -109,12 +121,12 @@ def text_and_voice(s: dict, text: np.ndarray | None, text_sent: np.ndarray | Non
 def sweep(s: dict, text: np.ndarray, text_sent: np.ndarray) -> list[dict]:
     """Emotion accuracy over a grid of settings (on the tuning set)."""
     rows = []
-    for w, trust, adaptive in itertools.product((0.25, 0.5, 0.75, 1.0, 1.5, 2.0), (0.0, 0.1, 0.25, 0.5, 1.0), (True, False)):
+    for w, trust, floor in itertools.product((0.25, 0.5, 0.75, 1.0, 1.5, 2.0), (0.0, 0.1, 0.25, 0.5, 1.0), (1.0, 0.2)):
         o = FusionOptions(weights={"text": 1.0, "audio": w, "face": 1.0},
                           sentiment_weights={"text": 1.0, "audio": w, "face": 1.0},
-                          adaptive=adaptive, neutral_trust={"text": trust})
-        rows.append({"audio_weight": w, "text_neutral_trust": trust, "adaptive": adaptive,
-                     **report(s["truth"], *fused_arrays(text, text_sent, s["audio"], o))})
+                          confidence_floor=floor, neutral_trust={"text": trust})
+        rows.append({"audio_weight": w, "text_neutral_trust": trust, "confidence_floor": floor,
+                     **report(s["truth"], *fused_arrays(text, text_sent, s["audio"], o, s["quality"]))})
     return rows
 
 
@@ -180,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
                 tune = np.array([int(str(x).split(":")[1]) <= 16 for x in s["speakers"]])
                 sub = {k: v[tune] for k, v in s.items()}
                 result["sweep_ravdess_loco_1_16"] = sweep(sub, text[tune], text_sent[tune])
+                result["sweep_voice_alone_1_16"] = report(sub["truth"], sub["audio"],
+                                                          sub["audio"] @ SENTIMENT_GIVEN_EMOTION)
     if "meld" in parts:
         result["meld_dev"] = meld_text(args.data_dir, options)
         log.info("meld_dev: %s", result["meld_dev"])

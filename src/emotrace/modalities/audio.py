@@ -53,6 +53,24 @@ FULL_QUALITY_SECONDS = 1.0
 """Speech shorter than this is shorter than any clip the voice model was trained on (1.1–5 s):
 its quality (and so its fusion weight) falls in proportion."""
 
+QUALITY_FLOOR = 0.1
+"""The least quality the voice is given (its fusion weight never quite reaches zero)."""
+
+
+def domain_quality(distance: np.ndarray, typical: float, far: float) -> np.ndarray:
+    """Quality from the domain distance (how far an utterance's features lie from the training
+    clips'): 1 up to ``typical`` (the median distance of corpora the model never heard), falling
+    linearly to :data:`QUALITY_FLOOR` at ``far`` (their 99th percentile) and staying there."""
+    d = np.asarray(distance, dtype=np.float64)
+    share = np.clip((far - d) / max(far - typical, 1e-9), 0.0, 1.0)
+    return QUALITY_FLOOR + (1.0 - QUALITY_FLOOR) * share
+
+
+def duration_quality(seconds: float) -> float:
+    """Quality from the speech's length: in proportion below :data:`FULL_QUALITY_SECONDS`."""
+    return float(np.clip(seconds / FULL_QUALITY_SECONDS, QUALITY_FLOOR, 1.0))
+
+
 NEAREST_SECONDS = 0.3
 """A span without encoder states inside it takes the nearest state at most this far away."""
 
@@ -306,12 +324,27 @@ class AudioScorer:
         self.features = VoiceFeatures(whisper, self.info.get("compute_type", "int8"), options.threads,
                                       width=(n_in - extra) // 2)
         self.model_name = f"{self.info.get('name', model_dir.name)}@{self.info.get('version', '?')}"
+        outputs = {o.name for o in self.session.get_outputs()}
+        domain = self.info.get("domain")
+        if ("domain_distance" in outputs) != isinstance(domain, dict):
+            raise ModelError(f"voice model in {model_dir}: the graph's domain_distance output and "
+                             "config.json's domain thresholds come together")
+        self.domain = domain if "domain_distance" in outputs else None
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Emotion probabilities ``(n, 7)`` for feature rows from :class:`VoiceFeatures`."""
+        return self.predict_with_quality(features)[0]
+
+    def predict_with_quality(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Emotion probabilities ``(n, 7)`` and each row's :func:`domain_quality` (1 where the
+        model gives no domain distance)."""
         if len(features) == 0:
-            return np.zeros((0, len(EMOTIONS)), np.float32)
-        return self.session.run(["emotion_probs"], {"features": features.astype(np.float32)})[0]
+            return np.zeros((0, len(EMOTIONS)), np.float32), np.ones(0)
+        x = {"features": features.astype(np.float32)}
+        if self.domain is None:
+            return self.session.run(["emotion_probs"], x)[0], np.ones(len(features))
+        probs, distance = self.session.run(["emotion_probs", "domain_distance"], x)
+        return probs, domain_quality(distance, self.domain["typical"], self.domain["far"])
 
     def score_utterances(self, media: MediaContext, utterances: Sequence[Utterance],
                          hook=None) -> list[Scores | None]:
@@ -322,9 +355,11 @@ class AudioScorer:
         spans = [(min(u.start, limit), min(max(u.end, u.start + FRAME_SECONDS), limit)) for u in utterances]
         keep = [i for i, (s, e) in enumerate(spans) if e > s]
         states = media.extras.get(STATES_KEY)
-        probs = self.predict(self.features.features(media.audio, [spans[i] for i in keep], states, hook=hook))
+        probs, domain = self.predict_with_quality(
+            self.features.features(media.audio, [spans[i] for i in keep], states, hook=hook))
         out: list[Scores | None] = [None] * len(utterances)
         for row, i in enumerate(keep):
             s, e = spans[i]
-            out[i] = scores_from_emotions(probs[row], min(1.0, (e - s) / FULL_QUALITY_SECONDS))
+            quality = max(QUALITY_FLOOR, duration_quality(e - s) * float(domain[row]))
+            out[i] = scores_from_emotions(probs[row], quality)
         return out
