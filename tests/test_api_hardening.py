@@ -19,33 +19,17 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the REST service needs the 'api' extra")
 
-from fastapi.testclient import TestClient  # noqa: E402
-
 from emotrace.api import Settings, create_app  # noqa: E402
 
-from .apihelpers import FakePipeline, FakeTextScorer, upload, wait_for  # noqa: E402
+from .apihelpers import FakePipeline, FakeTextScorer, upload, uploads_left, wait_for  # noqa: E402
+from .apihelpers import make_client  # noqa: E402,F401 (a fixture)
 
 
-@pytest.fixture
-def make_client(tmp_path):
-    clients = []
+def disk_full(*_a, **_k):
+    """Stands in for a job-store write when the disk is full."""
+    import sqlite3
 
-    def make(pipeline=None, **changes):
-        pipeline = pipeline or FakePipeline()
-        folder = tmp_path / f"server{len(clients)}"
-        settings = Settings(data_dir=folder / "data", **{"workers": 2, **changes})
-        client = TestClient(create_app(settings, pipeline, text_scorer=FakeTextScorer()))
-        client.__enter__()
-        clients.append(client)
-        return client, pipeline
-
-    yield make
-    for c in clients:
-        c.__exit__(None, None, None)
-
-
-def uploads_left(client) -> list[Path]:
-    return list(client.app.state.service.settings.upload_dir.rglob("*"))
+    raise sqlite3.OperationalError("database or disk is full")
 
 
 # 1. integer query parameters are bounded ---------------------------------------------------
@@ -272,15 +256,9 @@ def test_an_upload_that_cannot_be_written_is_507(make_client, monkeypatch, caplo
 
 
 def test_a_job_whose_result_cannot_be_stored_fails_with_the_reason(make_client, monkeypatch, caplog):
-    import sqlite3
-
     client, _ = make_client()
     store = client.app.state.service.store
-
-    def full(*_a, **_k):
-        raise sqlite3.OperationalError("database or disk is full")
-
-    monkeypatch.setattr(store, "finish", full)
+    monkeypatch.setattr(store, "finish", disk_full)
     job = wait_for(client, client.post("/jobs", files=upload("dialogue.wav")).json()["id"])
     assert job["status"] == "failed" and "storage" in job["error"], job
     assert any(rec.levelname == "ERROR" and job["id"] in rec.getMessage() for rec in caplog.records)
@@ -288,16 +266,10 @@ def test_a_job_whose_result_cannot_be_stored_fails_with_the_reason(make_client, 
 
 
 def test_a_job_whose_failure_cannot_be_stored_either_is_logged(make_client, monkeypatch, caplog):
-    import sqlite3
-
     client, fake = make_client()
     store = client.app.state.service.store
-
-    def full(*_a, **_k):
-        raise sqlite3.OperationalError("database or disk is full")
-
-    monkeypatch.setattr(store, "finish", full)
-    monkeypatch.setattr(store, "fail", full)
+    monkeypatch.setattr(store, "finish", disk_full)
+    monkeypatch.setattr(store, "fail", disk_full)
     job_id = client.post("/jobs", files=upload("dialogue.wav")).json()["id"]
     deadline = time.monotonic() + 30
     while not any(job_id in rec.getMessage() and "cannot record it" in rec.getMessage()
