@@ -92,7 +92,8 @@ def worker(model: str, threads: int, dialogue_wav: Path, turns_json: Path, compu
 
     from dialogue import Turn, turns_matched
     from emotrace import Pipeline, PipelineConfig
-    from emotrace.asr import Transcriber, word_error_rate
+    from emotrace.asr import Transcriber
+    from emotrace.metrics import word_error_rate
     from emotrace.config import AsrOptions
     from emotrace.media import decode_audio
     from emotrace.modalities.base import SAMPLE_RATE

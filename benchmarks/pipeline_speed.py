@@ -99,7 +99,8 @@ def cpu_seconds() -> float:
 
 
 def asr_variants(audio_path: Path) -> None:
-    from emotrace.asr import Transcriber, word_error_rate
+    from emotrace.asr import Transcriber
+    from emotrace.metrics import word_error_rate
     from emotrace.config import AsrOptions
     from emotrace.media import decode_audio
 

@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from emotrace.asr import Transcriber, default_model_dir, resolve_model, word_error_rate
+from emotrace.asr import Transcriber, default_model_dir, resolve_model
+from emotrace.metrics import word_error_rate
 from emotrace.config import AsrOptions
 from emotrace.errors import ConfigError, ModelError
 from emotrace.media import decode_audio

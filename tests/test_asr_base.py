@@ -12,7 +12,8 @@ import sys
 import pytest
 
 from emotrace import Pipeline, PipelineConfig
-from emotrace.asr import Transcriber, resolve_model, word_error_rate
+from emotrace.asr import Transcriber, resolve_model
+from emotrace.metrics import word_error_rate
 from emotrace.asr_models import WHISPER_BASE, SplitModel, prepare_split_model
 from emotrace.config import AsrOptions
 from emotrace.errors import ConfigError, ModelError

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from emotrace import Pipeline, PipelineConfig
-from emotrace.asr import word_error_rate
+from emotrace.metrics import word_error_rate
 from emotrace.config import MediaOptions, SegmentationOptions
 from emotrace.errors import ConfigError, MediaError
 from emotrace.types import Scores

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
@@ -249,22 +248,3 @@ class Transcriber:
         return Transcript(tuple(words), info.language or language or "", duration, speech, encoder,
                           probability, source)
 
-
-def _norm_words(text: str) -> list[str]:
-    return re.sub(r"[^\w\s']", " ", text.lower().replace("-", " ")).split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word error rate of ``hypothesis`` against ``reference``, case and punctuation ignored.
-
-    (substitutions + deletions + insertions) / reference words, by edit distance.
-    """
-    ref, hyp = _norm_words(reference), _norm_words(hypothesis)
-    if not ref:
-        return float(bool(hyp))
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / len(ref)

@@ -1,4 +1,4 @@
-"""Classification metrics (weighted F1, macro F1, accuracy, per-class F1) in plain NumPy.
+"""Classification metrics (weighted F1, macro F1, accuracy, per-class F1, UAR, calibration error) and the word error rate, in plain NumPy.
 
 Kept here rather than taken from scikit-learn so that ``emotrace evaluate`` needs no training
 dependency; the definitions match scikit-learn's ``f1_score`` with ``zero_division=0``.
@@ -6,6 +6,7 @@ dependency; the definitions match scikit-learn's ``f1_score`` with ``zero_divisi
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -130,3 +131,23 @@ def emotion_report(probs: np.ndarray, y_true: Sequence[int],
         "confusion_labels": list(labels),
         "confusion_matrix": cm.tolist(),
     }
+
+
+def _norm_words(text: str) -> list[str]:
+    return re.sub(r"[^\w\s']", " ", text.lower().replace("-", " ")).split()
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word error rate of ``hypothesis`` against ``reference``, case and punctuation ignored.
+
+    (substitutions + deletions + insertions) / reference words, by edit distance.
+    """
+    ref, hyp = _norm_words(reference), _norm_words(hypothesis)
+    if not ref:
+        return float(bool(hyp))
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / len(ref)
