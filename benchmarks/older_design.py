@@ -176,12 +176,11 @@ def time_emotrace(runs: int) -> tuple[dict[str, float | None], dict[str, str]]:
     out["text"] = median_ms(lambda: text.score([utt.text], ["No, when did they decide that?"]), runs * 10)
 
     from emotrace.asr import Transcriber
-    from emotrace.whisper_states import STATES_KEY
 
     audio = decode_audio(FIXTURE)
     heard = Transcriber().transcribe(audio, keep_states=True)  # as the pipeline: the voice reuses its states
     media = MediaContext(path=str(FIXTURE), duration=len(audio) / 16000, audio=audio,
-                         extras={STATES_KEY: heard.encoder} if heard.encoder is not None else {})
+                         encoder_states=heard.encoder)
     try:
         from emotrace.modalities.audio import AudioScorer
 

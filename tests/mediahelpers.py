@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from emotrace.labels import EMOTIONS, SENTIMENTS
+from emotrace.modalities.base import Needs
 from emotrace.types import AnalysisResult, Scores
 
 from .conftest import TEXT_MODEL
@@ -36,6 +37,8 @@ class HashTextScorer:
 
     name = "text"
     model_name = "hash-text@test"
+    needs = Needs()
+    languages: tuple[str, ...] = ()
 
     def __init__(self):
         self.calls = 0

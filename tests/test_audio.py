@@ -48,7 +48,6 @@ def test_voice_reuses_the_recognisers_encoder_states(scorer, monkeypatch):
     from emotrace.media import decode_audio
     from emotrace.segmentation import segment
     from emotrace.config import SegmentationOptions
-    from emotrace.whisper_states import STATES_KEY
 
     from .conftest import FIXTURES
 
@@ -67,7 +66,7 @@ def test_voice_reuses_the_recognisers_encoder_states(scorer, monkeypatch):
 
     monkeypatch.setattr(scorer.features, "states", no_encoder)
     shared = MediaContext(path="dialogue.wav", duration=alone.duration, audio=audio,
-                          extras={STATES_KEY: heard.encoder})
+                          encoder_states=heard.encoder)
     reused = scorer.score_utterances(shared, utts)
     for a, b in zip(own, reused):
         assert np.allclose(a.emotions, b.emotions, atol=1e-4)

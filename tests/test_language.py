@@ -17,7 +17,7 @@ from emotrace.cache import result_from_json, result_to_json
 from emotrace.config import AsrOptions
 from emotrace.export import render
 from emotrace.labels import EMOTIONS
-from emotrace.modalities.base import SAMPLE_RATE
+from emotrace.modalities.base import SAMPLE_RATE, Needs
 from emotrace.pipeline import language_reason
 from emotrace.types import Scores, Word
 
@@ -55,6 +55,8 @@ class FakeVoice:
 
     name = "audio"
     model_name = "fake-voice@test"
+    needs = Needs()
+    languages: tuple[str, ...] = ()
 
     def __init__(self):
         self.calls = 0

@@ -12,6 +12,7 @@ from emotrace import Pipeline, PipelineConfig
 from emotrace.metrics import word_error_rate
 from emotrace.config import MediaOptions, SegmentationOptions
 from emotrace.errors import ConfigError, MediaError
+from emotrace.modalities.base import Needs
 from emotrace.types import Scores
 
 from .conftest import FIXTURES, shared_data
@@ -150,7 +151,8 @@ class FramesScorer:
 
     name = "face"
     model_name = "frames@test"
-    needs_frames = True
+    needs = Needs(frames_fps=2.0)
+    languages = ()
 
     def __init__(self):
         self.seen = []
@@ -184,6 +186,7 @@ def test_frames_are_decoded_once_for_modalities_that_need_them():
 
 class SilentScorer:
     name, model_name = "text", "silent@test"
+    needs, languages = Needs(), ()
 
     def score_utterances(self, media, utterances, hook=None):
         return [None] * len(utterances)
@@ -266,15 +269,15 @@ class StatesScorer:
     """A stand-in voice modality that records the encoder states the pipeline hands it."""
 
     name, model_name = "audio", "states@test"
-    uses_whisper_states = True
+    needs = Needs(encoder_states=True)
+    languages = ()
 
     def __init__(self):
         self.seen = []
 
     def score_utterances(self, media, utterances, hook=None):
-        from emotrace.whisper_states import STATES_KEY
 
-        self.seen.append(media.extras.get(STATES_KEY))
+        self.seen.append(media.encoder_states)
         return [None] * len(utterances)
 
 

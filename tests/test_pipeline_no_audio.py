@@ -7,6 +7,7 @@ import pytest
 from emotrace import Pipeline, PipelineConfig
 from emotrace.errors import MediaError
 from emotrace.media import probe
+from emotrace.modalities.base import Needs
 
 from .conftest import FIXTURES
 from .mediahelpers import HashTextScorer
@@ -17,6 +18,8 @@ class RecordingVoice:
 
     name = "audio"
     model_name = "recording-voice@test"
+    needs = Needs()
+    languages: tuple[str, ...] = ()
 
     def __init__(self):
         self.seen = []

@@ -25,7 +25,6 @@ from .modalities.base import SAMPLE_RATE, MediaContext, ModalityScorer
 from .progress import Hook, no_progress
 from .segmentation import segment
 from .types import AnalysisResult, Scores, Utterance, UtteranceResult
-from .whisper_states import STATES_KEY
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +64,19 @@ def language_reason(scorer: ModalityScorer, language: str) -> str | None:
     any other language rather than read words it was never trained on; an unknown language
     (``""``: a transcript given without a language) is not held against it.
     """
-    languages = getattr(scorer, "languages", None)
+    languages = scorer.languages
     if not languages or not language or language in languages:
         return None
     return f"{scorer.name} model supports {', '.join(languages)} only"
 
 
 def _needs_frames(scorer: ModalityScorer) -> bool:
-    return bool(getattr(scorer, "needs_frames", scorer.name == "face"))
+    return scorer.needs.frames_fps > 0
 
 
 def _frame_fps(scorers: Mapping[str, ModalityScorer], default: float) -> float:
-    """The sampling rate that serves every frame-hungry scorer (its ``options.fps`` if it has one)."""
-    rates = [getattr(getattr(s, "options", None), "fps", default) for s in scorers.values() if _needs_frames(s)]
-    return max(rates, default=default)
+    """The sampling rate that serves every frame-hungry scorer (the highest any asks for)."""
+    return max((s.needs.frames_fps for s in scorers.values() if _needs_frames(s)), default=default)
 
 
 def _frame_loader(path: PathLike, fps: float, max_side: int) -> Callable[[], Any]:
@@ -210,7 +208,7 @@ class Pipeline:
 
         reason = None
         extra: dict[str, Any] = {}
-        shared: dict[str, Any] = {}
+        states = None
         language_probability: float | None = None
         if transcript is not None:
             text = " ".join(transcript.split())
@@ -221,7 +219,7 @@ class Pipeline:
             reason = None if text else "the transcript given is empty"
         else:
             # Scorers that pool Whisper's encoder states (the voice) get the recogniser's own.
-            keep = any(getattr(s, "uses_whisper_states", False) for s in self.scorers.values())
+            keep = any(s.needs.encoder_states for s in self.scorers.values())
             heard = self.transcriber.transcribe(audio, hook, keep_states=keep)
             lap("asr")
             utterances = segment(heard.words, self.config.segmentation, duration)
@@ -230,8 +228,7 @@ class Pipeline:
             if heard.language:
                 language_probability = round(heard.language_probability, 4)
             extra["speech_duration"] = round(heard.speech_duration, 3)
-            if heard.encoder is not None:
-                shared[STATES_KEY] = heard.encoder
+            states = heard.encoder
             reason = None if heard.words else "no speech detected"
 
         has_video = bool(info and info.has_video)
@@ -244,7 +241,7 @@ class Pipeline:
             stream = _frame_stream(path, fps, max_side)
         media = MediaContext(path=str(path if path is not None else audio_path), duration=duration,
                              audio=audio, has_video=has_video, frames=frames, frame_stream=stream,
-                             frame_fps=fps, extras=shared)
+                             frame_fps=fps, encoder_states=states)
 
         # Modalities whose model cannot judge this language say nothing rather than guess.
         absent = {name: why for name, s in self.scorers.items() if (why := language_reason(s, language))}

@@ -32,8 +32,6 @@ STATE_SECONDS = 0.02
 CHUNK_SECONDS = 30.0
 """Longest chunk of glued speech encoded at once (Whisper's window)."""
 
-STATES_KEY = "whisper_states"
-"""Key of the recogniser's :class:`EncoderStates` in ``MediaContext.extras``."""
 
 
 @dataclass(frozen=True, eq=False)  # arrays: compared by identity

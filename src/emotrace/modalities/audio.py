@@ -31,8 +31,8 @@ from ..labels import EMOTIONS
 from ..models import modality_model_dir, read_model_config
 from ..onnx_runtime import onnx_session
 from ..types import Scores, Utterance
-from ..whisper_states import CHUNK_SECONDS, STATE_SECONDS, STATES_KEY, EncoderStates, encode_speech, model_key
-from .base import SAMPLE_RATE, MediaContext
+from ..whisper_states import CHUNK_SECONDS, STATE_SECONDS, EncoderStates, encode_speech, model_key
+from .base import SAMPLE_RATE, MediaContext, Needs
 from .sentiment import scores_from_emotions
 
 log = logging.getLogger(__name__)
@@ -303,8 +303,9 @@ class AudioScorer:
     """
 
     name = "audio"
-    uses_whisper_states = True
-    """The pipeline keeps its recogniser's encoder states for this scorer (``MediaContext.extras``)."""
+    needs = Needs(encoder_states=True)
+    """The pipeline keeps its recogniser's encoder states for this scorer."""
+    languages: tuple[str, ...] = ()  # trained on English, German and Italian; judged on any
 
     def __init__(self, options: AudioOptions = AudioOptions()):
         self.options = options
@@ -354,7 +355,7 @@ class AudioScorer:
         limit = len(media.audio) / SAMPLE_RATE
         spans = [(min(u.start, limit), min(max(u.end, u.start + FRAME_SECONDS), limit)) for u in utterances]
         keep = [i for i, (s, e) in enumerate(spans) if e > s]
-        states = media.extras.get(STATES_KEY)
+        states = media.encoder_states
         probs, domain = self.predict_with_quality(
             self.features.features(media.audio, [spans[i] for i in keep], states, hook=hook))
         out: list[Scores | None] = [None] * len(utterances)

@@ -8,13 +8,14 @@ fusion can skip it rather than treat it as evidence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
 from ..media import SAMPLE_RATE  # noqa: F401  (re-exported: modalities read it from here)
 from ..types import Scores, Utterance
+from ..whisper_states import EncoderStates
 
 
 
@@ -36,7 +37,8 @@ class MediaContext:
             gives grey HxW frames, else RGB HxWx3), or None. Memory stays flat however long the
             video: prefer it to ``frames``.
         frame_fps: the sampling rate of both (frames per second of video), 0.0 when none.
-        extras: stage outputs a modality may reuse (for example Whisper encoder states).
+        encoder_states: the recogniser's Whisper encoder states of ``audio``, kept for a scorer
+            whose :class:`Needs` ask for them (the voice pools them), else None.
     """
 
     path: str
@@ -46,7 +48,21 @@ class MediaContext:
     frames: Callable[[], Any] | None = None
     frame_stream: Callable[..., Iterator[tuple[float, np.ndarray]]] | None = None
     frame_fps: float = 0.0
-    extras: dict[str, Any] = field(default_factory=dict)
+    encoder_states: EncoderStates | None = None
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a scorer needs from the pipeline besides the decoded audio.
+
+    Attributes:
+        frames_fps: above 0, the video's frames sampled at this rate (``MediaContext.frames`` /
+            ``frame_stream``); the pipeline samples at the highest rate any scorer asks for.
+        encoder_states: the speech recogniser's Whisper encoder states (``MediaContext.encoder_states``).
+    """
+
+    frames_fps: float = 0.0
+    encoder_states: bool = False
 
 
 class ModalityScorer(Protocol):
@@ -58,9 +74,12 @@ class ModalityScorer(Protocol):
     model_name: str
     """Model name and version, reported in the result's metadata."""
 
-    # A scorer may also have ``languages: tuple[str, ...]``: the language codes its model can
-    # judge (the text model: ``("en",)``). The pipeline leaves it out, with a reason, for speech
-    # in any other language; a scorer without it (voice, face) judges every language.
+    needs: Needs
+    """What the pipeline must give it besides the audio (frames, encoder states)."""
+
+    languages: tuple[str, ...]
+    """The language codes its model can judge (the text model: ``("en",)``); the pipeline leaves
+    it out, with a reason, for speech in any other language. Empty: every language."""
 
     def score_utterances(self, media: MediaContext, utterances: Sequence[Utterance],
                          hook: Callable[[str, float, float], None] | None = None

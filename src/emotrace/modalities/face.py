@@ -34,7 +34,7 @@ from ..labels import EMOTIONS
 from ..models import modality_model_dir, read_model_config
 from ..onnx_runtime import onnx_session
 from ..types import Scores, Utterance
-from .base import MediaContext
+from .base import MediaContext, Needs
 from .sentiment import scores_from_emotions
 
 log = logging.getLogger(__name__)
@@ -162,11 +162,13 @@ class FaceScorer:
     """
 
     name = "face"
+    languages: tuple[str, ...] = ()  # faces have no language
 
     def __init__(self, options: FaceOptions = FaceOptions()):
         import cv2
 
         self.options = options
+        self.needs = Needs(frames_fps=options.fps)
         model_dir = modality_model_dir("face", options.model)
         self.info = read_model_config(model_dir, "face")
         self.size = int(self.info.get("input_size", 48))

@@ -21,7 +21,7 @@ from ..labels import EMOTIONS, SENTIMENTS
 from ..models import read_model_config, text_model_dir
 from ..onnx_runtime import onnx_session
 from ..types import Scores, Utterance
-from .base import MediaContext
+from .base import MediaContext, Needs
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,7 @@ class TextScorer:
     """
 
     name = "text"
+    needs = Needs()
 
     def __init__(self, options: TextOptions = TextOptions()):
         self.options = options
