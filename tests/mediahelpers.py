@@ -29,7 +29,18 @@ needs_text_model = pytest.mark.skipif(
     reason="src/emotrace/models/text/model.onnx is absent (the shipped text model is not in this checkout)")
 
 
-class HashTextScorer:
+class FakeScorer:
+    """What every stand-in modality shares: no frames or encoder states needed, any language,
+    and a count of its calls."""
+
+    needs = Needs()
+    languages: tuple[str, ...] = ()
+
+    def __init__(self):
+        self.calls = 0
+
+
+class HashTextScorer(FakeScorer):
     """A stand-in text modality: a fixed, valid distribution derived from each text's hash.
 
     Used where a test is about timing, plumbing or formats and must not depend on the model.
@@ -37,11 +48,6 @@ class HashTextScorer:
 
     name = "text"
     model_name = "hash-text@test"
-    needs = Needs()
-    languages: tuple[str, ...] = ()
-
-    def __init__(self):
-        self.calls = 0
 
     def score_utterances(self, media, utterances, hook=None):
         self.calls += 1

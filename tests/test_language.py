@@ -17,12 +17,12 @@ from emotrace.cache import result_from_json, result_to_json
 from emotrace.config import AsrOptions
 from emotrace.export import render
 from emotrace.labels import EMOTIONS
-from emotrace.modalities.base import SAMPLE_RATE, Needs
+from emotrace.modalities.base import SAMPLE_RATE
 from emotrace.pipeline import language_reason
 from emotrace.types import Scores, Word
 
 from .conftest import FIXTURES
-from .mediahelpers import HashTextScorer, check_invariants
+from .mediahelpers import FakeScorer, HashTextScorer, check_invariants
 
 REASON = "text model supports en only"
 
@@ -50,16 +50,11 @@ class EnglishText(HashTextScorer):
     languages = ("en",)
 
 
-class FakeVoice:
+class FakeVoice(FakeScorer):
     """A voice that hears sadness in everything, for any language."""
 
     name = "audio"
     model_name = "fake-voice@test"
-    needs = Needs()
-    languages: tuple[str, ...] = ()
-
-    def __init__(self):
-        self.calls = 0
 
     def score_utterances(self, media, utterances, hook=None):
         self.calls += 1

@@ -7,21 +7,19 @@ import pytest
 from emotrace import Pipeline, PipelineConfig
 from emotrace.errors import MediaError
 from emotrace.media import probe
-from emotrace.modalities.base import Needs
 
 from .conftest import FIXTURES
-from .mediahelpers import HashTextScorer
+from .mediahelpers import FakeScorer, HashTextScorer
 
 
-class RecordingVoice:
+class RecordingVoice(FakeScorer):
     """Stands in for the voice modality; records the audio it was given."""
 
     name = "audio"
     model_name = "recording-voice@test"
-    needs = Needs()
-    languages: tuple[str, ...] = ()
 
     def __init__(self):
+        super().__init__()
         self.seen = []
 
     def score_utterances(self, media, utterances, hook=None):

@@ -57,8 +57,10 @@ def row_weights(probs: np.ndarray, present: np.ndarray, quality: np.ndarray, fix
     """
     w = np.where(present, fixed[None, :], 0.0)
     if options.adaptive:
+        w = w * quality
         floor = options.confidence_floor
-        w = w * quality * (floor + (1 - floor) * confidence(probs))
+        if floor < 1.0:  # the default (1) weighs by quality alone
+            w = w * (floor + (1 - floor) * confidence(probs))
     total = w.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return w / total
@@ -105,6 +107,16 @@ def neutral_index(n_classes: int) -> int:
     raise ValueError(f"expected {len(EMOTIONS)} emotions or {len(SENTIMENTS)} sentiments, got {n_classes} classes")
 
 
+def _per_modality(names: list[str], table: Mapping[str, float]) -> np.ndarray:
+    """``table``'s value for each of ``names`` (0 where missing), as an array."""
+    return np.array([float(table.get(k, 0.0)) for k in names])
+
+
+def _trust(names: list[str], options: FusionOptions) -> np.ndarray:
+    """Each modality's neutral trust (1 where the options name none)."""
+    return np.array([float(options.neutral_trust.get(k, 1.0)) for k in names])
+
+
 def fuse_arrays(probs: Mapping[str, np.ndarray], present: Mapping[str, np.ndarray],
                 weights: Mapping[str, float], method: str | None = None,
                 options: "FusionOptions | None" = None,
@@ -133,12 +145,12 @@ def fuse_arrays(probs: Mapping[str, np.ndarray], present: Mapping[str, np.ndarra
     pres = np.stack([np.asarray(present[k], dtype=bool) for k in names], axis=1)
     q = np.stack([np.ones(len(p)) if quality is None or k not in quality else np.asarray(quality[k], float)
                   for k in names], axis=1)
-    fixed = np.array([float(weights.get(k, 0.0)) for k in names])
+    fixed = _per_modality(names, weights)
     c = p if confidence_of is None else np.stack([np.asarray(confidence_of[k], float) for k in names], axis=1)
     w = row_weights(np.where(pres[:, :, None], np.nan_to_num(c), 1.0 / c.shape[-1]), pres, q, fixed, options)
-    trust = np.array([float(options.neutral_trust.get(k, 1.0)) for k in names])
     with np.errstate(invalid="ignore"):
-        return _pool(np.nan_to_num(p), w, method or options.method, neutral_index(p.shape[-1]), trust)
+        return _pool(np.nan_to_num(p), w, method or options.method, neutral_index(p.shape[-1]),
+                     _trust(names, options))
 
 
 def fuse(per_modality: Mapping[str, Scores | None],
@@ -164,16 +176,15 @@ def fuse(per_modality: Mapping[str, Scores | None],
     sent_p = np.array([[present[k].sentiments for k in names]], dtype=np.float64)
     ones = np.ones((1, len(names)), bool)
     quality = np.array([[present[k].quality for k in names]])
-    trust = np.array([float(options.neutral_trust.get(k, 1.0)) for k in names])
-    w_emo = row_weights(emo_p, ones, quality, np.array([float(options.weights.get(k, 0.0)) for k in names]), options)
-    w_sent = row_weights(emo_p, ones, quality,
-                         np.array([float(options.sentiment_weights.get(k, 0.0)) for k in names]), options)
+    w_emo = row_weights(emo_p, ones, quality, _per_modality(names, options.weights), options)
+    w_sent = row_weights(emo_p, ones, quality, _per_modality(names, options.sentiment_weights), options)
     if not np.isfinite(w_emo).all() or not np.isfinite(w_sent).all():
         raise ConfigError(f"nothing to fuse: modalities present {sorted(present)} have no weight "
                           f"(weights {dict(options.weights)}, sentiment weights {dict(options.sentiment_weights)})")
     if len(present) == 1:  # keep a lone modality's numbers bit for bit
         (name, only), = present.items()
         return only, {name: ModalityScores(only, 1.0)}
+    trust = _trust(names, options)
     emo = _pool(emo_p, w_emo, options.method, neutral_index(len(EMOTIONS)), trust)[0]
     sent = _pool(sent_p, w_sent, options.method, neutral_index(len(SENTIMENTS)), trust)[0]
     fused = Scores.from_arrays(emo, sent)
