@@ -95,8 +95,9 @@ class DomainDistance(nn.Module):
 
 
 @torch.no_grad()
-def domain_distance(x_train: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return DomainDistance(x_train)(torch.from_numpy(x)).numpy().astype(np.float64)
+def distances(domain: DomainDistance, x: np.ndarray) -> np.ndarray:
+    """``domain``'s distance of each feature row."""
+    return domain(torch.from_numpy(x)).numpy().astype(np.float64)
 
 
 class Calibrated(nn.Module):
@@ -213,10 +214,10 @@ def main(argv: list[str] | None = None) -> None:
     far = {k: np.zeros(len(y)) for k in test_views}
     for corpus in CORPORA:
         test = corpora == corpus
-        model = train_on(~test)
+        model, domain_model = train_on(~test), DomainDistance(training_rows(~test))
         for k, v in test_views.items():
             oof[k][test] = logits(model, views[v][test])
-            far[k][test] = domain_distance(training_rows(~test), views[v][test])
+            far[k][test] = distances(domain_model, views[v][test])
         log.info("left out %s", corpus)
 
     # 2. calibration, nested for the reported error
@@ -258,10 +259,10 @@ def main(argv: list[str] | None = None) -> None:
         log.info("RAVDESS actors 17-20 %s: acc %.3f UAR %.3f wF1 %.3f ECE %.3f", k, rep["accuracy"],
                  rep["unweighted_average_recall"], rep["weighted_f1"], rep["ece"])
     args.out.mkdir(parents=True, exist_ok=True)
-    held_far = {f"held_out_distance_{k}": domain_distance(training_rows(~held), views[v][held])
-                for k, v in test_views.items()}
+    held_domain = DomainDistance(training_rows(~held))
+    held_far = {f"held_out_distance_{k}": distances(held_domain, views[v][held]) for k, v in test_views.items()}
     if args.export_held_out is not None:
-        export(model, temperature, DomainDistance(training_rows(~held)), views[train_views[0]][:2],
+        export(model, temperature, held_domain, views[train_views[0]][:2],
                args.export_held_out, {**hp, "seeds": args.seeds}, domain,
                "RAVDESS actors 1-16, EmoDB, EMOVO (actors 17-20 held out)")
     # held-out predictions, for measuring the fusion on voices no model saw (training.fusion.measure)
