@@ -30,3 +30,8 @@ class DataError(EmotraceError):
 class StorageError(EmotraceError):
     """The server's storage cannot take a write (disk full, file-size limit), or its job
     database cannot be opened safely (damaged, unreadable)."""
+
+
+class ClusterError(EmotraceError):
+    """The distributed engine (Ray) is not installed, cannot be reached, or lost the worker
+    running an analysis (see :mod:`emotrace.distributed`)."""
