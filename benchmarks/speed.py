@@ -100,16 +100,25 @@ def fmt(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
-def case_row(label: str, modalities: str, runs: list[dict]) -> str:
-    stage = {s: med([r["timings"][s] for r in runs]) if s in runs[0]["timings"] else None for s in STAGES}
-    total = med([r["timings"]["total"] for r in runs])
+def case_summary(modalities: str, runs: list[dict]) -> dict:
+    """The medians of one case's runs (what the table row and ``--json`` hold)."""
     duration = runs[0]["duration"]
-    startup = med([r["wall"] - r["timings"]["total"] for r in runs])
-    cells = [label, modalities, str(len(runs)), *(fmt(stage[s], 2 if s in ("segmentation", "fusion") else 1)
-                                                  for s in STAGES),
-             f"**{total:.1f}**", f"{total / duration:.3f}", fmt(startup),
-             f"{med([r['cpu'] for r in runs]):.0f}", f"{med([r['cpu'] for r in runs]) / duration:.3f}", f"{med([r['rss_mb'] for r in runs]):.0f}",
-             str(runs[0]["utterances"])]
+    total = med([r["timings"]["total"] for r in runs])
+    cpu = med([r["cpu"] for r in runs])
+    return {"minutes": round(duration / 60, 2), "modalities": modalities, "runs": len(runs),
+            "stages": {s: med([r["timings"][s] for r in runs]) for s in STAGES if s in runs[0]["timings"]},
+            "total_s": total, "rtf": total / duration, "startup_s": med([r["wall"] - r["timings"]["total"] for r in runs]),
+            "cpu_s": cpu, "cpu_per_media_s": cpu / duration, "peak_rss_mb": med([r["rss_mb"] for r in runs]),
+            "utterances": runs[0]["utterances"]}
+
+
+def case_row(label: str, case: dict) -> str:
+    stage = case["stages"]
+    cells = [label, case["modalities"], str(case["runs"]),
+             *(fmt(stage.get(s), 2 if s in ("segmentation", "fusion") else 1) for s in STAGES),
+             f"**{case['total_s']:.1f}**", f"{case['rtf']:.3f}", fmt(case["startup_s"]),
+             f"{case['cpu_s']:.0f}", f"{case['cpu_per_media_s']:.3f}", f"{case['peak_rss_mb']:.0f}",
+             str(case["utterances"])]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -122,13 +131,15 @@ def main() -> None:
     p.add_argument("--keep", type=Path, help="make (or reuse) the videos under this folder and keep them")
     p.add_argument("--no-cold", action="store_true", help="skip the cold-start measurement")
     p.add_argument("--quick", action="store_true", help="one 1-minute video, one run each")
+    p.add_argument("--json", type=Path, help="also write the medians here (benchmarks/report.py reads them)")
     args = p.parse_args()
     if args.quick:
         args.minutes, args.runs = [1.0], [1]
     runs_for = [args.runs[min(i, len(args.runs) - 1)] for i in range(len(args.minutes))]
-    print(f"{describe()} at start; python {platform.python_version()}")
+    machine = describe()
+    print(f"{machine} at start; python {platform.python_version()}")
 
-    rows, cold = [], []
+    rows, cold, cases = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep or Path(tmp)
         out = Path(tmp) / "result.json"
@@ -149,7 +160,8 @@ def main() -> None:
                     print(e, file=sys.stderr)
                     rows.append(f"| {duration / 60:.1f} min | {mods} | failed: {last_line(e)} |")
                     continue
-                rows.append(case_row(f"{duration / 60:.1f} min", mods, results))
+                cases.append(case_summary(mods, results))
+                rows.append(case_row(f"{duration / 60:.1f} min", cases[-1]))
         if not args.no_cold:
             for mods in args.modalities:
                 try:
@@ -181,6 +193,14 @@ def main() -> None:
             else:
                 print(f"| {mods} | {n} | **{wall:.1f}** | {startup:.1f} | {rss[0]:.1f} | {rss[1]:.0f} |")
     print(f"\nat the end: {describe()}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "script": "benchmarks/speed.py", "argv": sys.argv[1:], "date": time.strftime("%Y-%m-%d", time.gmtime()),
+            "machine": machine, "machine_at_end": describe(), "python": platform.python_version(),
+            "cases": cases,
+            "cold_start": [{"modalities": m, "runs": n, "wall_s": w, "startup_s": st, "cpu_s": r[0], "peak_rss_mb": r[1]}
+                           for m, n, w, st, r in cold if w is not None]}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -27,3 +27,10 @@ def test_accuracy_cells_read_both_report_shapes():
     assert cells(nested, "emotion") == ["0.573", "0.400", "0.610"]
     assert cells(nested, "sentiment") == ["–", "–", "–"]
     assert cells({"weighted_f1": 1, "accuracy": 0.25}, None) == ["1.000", "–", "0.250"]
+
+
+def test_readme_benchmark_table_is_generated_from_the_saved_results():
+    """README.md's table between the bench markers is what benchmarks/report.py writes."""
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "report.py"), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
