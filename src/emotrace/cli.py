@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -10,8 +11,9 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import ASR_COMPUTE_TYPES, ASR_DEVICES, SegmentationOptions, TextOptions, parse_duration
-from .errors import ConfigError, DataError, EmotraceError, MediaError, ModelError
+from .config import (ASR_COMPUTE_TYPES, ASR_DEVICES, DiarizationOptions, SegmentationOptions, TextOptions,
+                     parse_duration)
+from .errors import ClusterError, ConfigError, DataError, EmotraceError, MediaError, ModelError
 from .export import FORMATS
 from .labels import EMOTIONS, SENTIMENTS
 from .progress import TqdmProgress
@@ -19,7 +21,7 @@ from .progress import TqdmProgress
 log = logging.getLogger("emotrace")
 
 # Distinct exit codes let scripts tell bad input from a broken install.
-EXIT_CODES = {ConfigError: 2, MediaError: 3, DataError: 3, ModelError: 4}
+EXIT_CODES = {ConfigError: 2, MediaError: 3, DataError: 3, ModelError: 4, ClusterError: 5}
 
 
 def _exit_code(e: EmotraceError) -> int:
@@ -63,7 +65,7 @@ def cmd_evaluate_text(args: argparse.Namespace) -> int:
 
 
 def _pipeline_config(args: argparse.Namespace, max_duration: float | None = None):
-    from .config import AsrOptions, MediaOptions, PipelineConfig, SegmentationOptions
+    from .config import AsrOptions, DiarizationOptions, MediaOptions, PipelineConfig, SegmentationOptions
 
     return PipelineConfig(
         media=MediaOptions(max_duration=max_duration),
@@ -71,50 +73,36 @@ def _pipeline_config(args: argparse.Namespace, max_duration: float | None = None
         asr=AsrOptions(model=args.asr_model, download=args.download_model, device=args.device,
                        language=args.language, compute_type=getattr(args, "compute_type", "auto")),
         segmentation=SegmentationOptions(pause=args.pause, max_duration=args.max_utterance),
+        diarization=DiarizationOptions(enabled=not args.no_diarize, num_speakers=args.speakers,
+                                       min_speakers=args.min_speakers, max_speakers=args.max_speakers),
         text=_text_options(args))
 
 
-def _output_paths(files: list[str], output: str | None, fmt: str) -> list[Path | None]:
-    """Where each file's result goes: None for stdout, else a path (a directory for several)."""
-    from .export import EXTENSIONS
+def _ray_options(args: argparse.Namespace):
+    """The Ray options of ``--ray`` and its companions (``analyze`` and ``serve``)."""
+    from .distributed.cluster import RayOptions
 
-    if output is None:
-        return [None] * len(files)
-    out = Path(output)
-    if len(files) == 1 and not out.is_dir() and not output.endswith(("/", os.sep)):
-        return [out]
-    out.mkdir(parents=True, exist_ok=True)
-    paths: list[Path | None] = []
-    for f in files:
-        candidate, n = out / (Path(f).stem + EXTENSIONS[fmt]), 1
-        while candidate in paths:  # same name from two folders
-            n += 1
-            candidate = out / f"{Path(f).stem}-{n}{EXTENSIONS[fmt]}"
-        paths.append(candidate)
-    return paths
+    return RayOptions(address=args.ray, actors=args.ray_actors, threads=args.ray_threads,
+                      transfer=args.ray_transfer)
 
 
-def cmd_analyze(args: argparse.Namespace) -> int:
+def _analyze_locally(args: argparse.Namespace, jobs: list, pipeline_config) -> tuple[list, int]:
+    """Each (input, target) in turn in this process; returns the stdout results and status."""
     from .cache import ResultCache
-    from .export import render, render_many
     from .pipeline import Pipeline
+    from .targets import write_result
 
-    if len(args.files) > 1 and (args.audio or args.transcript is not None):
-        raise ConfigError("--audio and --transcript apply to a single FILE")
-    targets = _output_paths(args.files, args.output, args.format)
-    if args.output is None and len(args.files) > 1 and args.format in ("srt", "vtt"):
-        raise ConfigError(f"--format {args.format} holds one file; with several files use --output DIR")
-    limit = parse_duration(args.max_duration) if args.max_duration else 0.0
-    pipeline = Pipeline(_pipeline_config(args, limit or None))
+    pipeline = Pipeline(pipeline_config)
     cache = None if args.no_cache else ResultCache(args.cache_dir)
     results, status = [], 0
-    for f, target in zip(args.files, targets):
+    for item, target in jobs:
         # Bars only on a terminal: redirected stderr (logs, CI) stays readable.
-        progress = TqdmProgress(prefix=f"{Path(f).name}: ", enabled=not args.quiet and sys.stderr.isatty())
+        progress = TqdmProgress(prefix=f"{Path(item.path).name}: ",
+                                enabled=not args.quiet and sys.stderr.isatty())
         kwargs = dict(audio_path=args.audio, transcript=args.transcript, hook=progress)
         try:
-            result = (cache.analyze(pipeline, f, **kwargs) if cache is not None
-                      else pipeline.analyze(f, **kwargs))
+            result = (cache.analyze(pipeline, item.path, **kwargs) if cache is not None
+                      else pipeline.analyze(item.path, **kwargs))
         except (MediaError, ConfigError) as e:  # one bad file must not stop the others
             print(f"emotrace: error: {e}", file=sys.stderr)
             status = status or _exit_code(e)
@@ -124,9 +112,77 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if target is None:
             results.append(result)
         else:
-            target.write_text(render(result, args.format, args.words), encoding="utf-8")
+            write_result(result, target, args.format, args.words)
             if not args.quiet:
                 print(f"emotrace: wrote {target}", file=sys.stderr)
+    return results, status
+
+
+def _analyze_on_ray(args: argparse.Namespace, jobs: list, pipeline_config) -> tuple[list, int]:
+    """The same on a Ray cluster: results are written as files finish, in any order."""
+    from .distributed import ActorPool, analyze_many
+    from .targets import write_result
+
+    targets = {item.path: target for item, target in jobs}
+    finished: dict[str, object] = {}
+    status = 0
+    with ActorPool(pipeline_config, _ray_options(args)) as pool:
+        if not args.quiet:
+            print(f"emotrace: {len(jobs)} file(s) on {pool.size} Ray actor(s) of "
+                  f"{args.ray_threads} CPU(s)", file=sys.stderr)
+        bar = _file_bar(len(jobs), args.quiet)
+        try:
+            for outcome in analyze_many(targets, pool=pool, options=pool.options):
+                bar.update(1)
+                if outcome.error is not None:
+                    bar.write(f"emotrace: error: {outcome.error}", file=sys.stderr)
+                    e = outcome.error
+                    status = status or (_exit_code(e) if isinstance(e, EmotraceError) else 1)
+                    continue
+                target = targets[outcome.path]
+                if target is None:
+                    finished[outcome.path] = outcome.result
+                else:
+                    write_result(outcome.result, target, args.format, args.words)
+                    if not args.quiet:
+                        bar.write(f"emotrace: wrote {target}", file=sys.stderr)
+        finally:
+            bar.close()
+    # stdout keeps the order the files were given in
+    return [finished[item.path] for item, _ in jobs if item.path in finished], status
+
+
+def _file_bar(total: int, quiet: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="files", unit="file", file=sys.stderr, disable=quiet,
+                dynamic_ncols=True)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .export import EXTENSIONS, render_many
+    from .targets import expand_inputs, output_paths
+
+    inputs = expand_inputs(args.files)
+    folder = any(Path(f).is_dir() for f in args.files)
+    if len(inputs) > 1 and (args.audio or args.transcript is not None):
+        raise ConfigError("--audio and --transcript apply to a single FILE")
+    if args.ray is not None and (args.audio or args.transcript is not None):
+        raise ConfigError("--audio and --transcript are not available with --ray")
+    targets = output_paths(inputs, args.output, EXTENSIONS[args.format], folder)
+    if args.output is None and len(inputs) > 1 and args.format in ("srt", "vtt"):
+        raise ConfigError(f"--format {args.format} holds one file; with several files use --output DIR")
+    if args.skip_existing and args.output is None:
+        raise ConfigError("--skip-existing needs --output (the outputs it looks for)")
+    jobs = [(i, t) for i, t in zip(inputs, targets)
+            if not (args.skip_existing and t is not None and t.exists())]
+    if len(jobs) < len(inputs) and not args.quiet:
+        print(f"emotrace: skipping {len(inputs) - len(jobs)} file(s) whose output exists",
+              file=sys.stderr)
+    limit = parse_duration(args.max_duration) if args.max_duration else 0.0
+    config = _pipeline_config(args, limit or None)
+    run = _analyze_on_ray if args.ray is not None else _analyze_locally
+    results, status = run(args, jobs, config) if jobs else ([], 0)
     if results:
         sys.stdout.write(render_many(results, args.format, args.words))
     return status
@@ -148,14 +204,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, db_path=args.db, keep_days=args.keep_days,
         max_upload_bytes=parse_size(args.max_upload) if args.max_upload else None,
         max_duration=parse_duration(args.max_duration) if args.max_duration else None)
-    from .pipeline import Pipeline
+    if args.ray is not None and args.workers is not None:
+        raise ConfigError("--workers counts local threads; with --ray the actors run the "
+                          "analyses: use --ray-actors")
+    config = _pipeline_config(args, settings.duration_limit)
+    # The models load once, here (or in each Ray actor), before the port opens.
+    if args.ray is not None:
+        from .distributed import RayPipeline
 
-    # The models load once, here, before the port opens.
-    app = create_app(settings, Pipeline(_pipeline_config(args, settings.duration_limit)))
-    print(f"emotrace: serving on http://{settings.host}:{settings.port} (API docs at /docs)",
-          file=sys.stderr)
-    uvicorn.run(app, host=settings.host, port=settings.port, http=HTTP_PROTOCOL,
-                log_level="debug" if args.verbose > 1 else "info")
+        pipeline = RayPipeline(config, _ray_options(args))
+        # one waiting thread per actor: the admission limits count actors, not local threads
+        settings = dataclasses.replace(settings, workers=pipeline.workers)
+    else:
+        from .pipeline import Pipeline
+
+        pipeline = Pipeline(config)
+    try:
+        app = create_app(settings, pipeline)
+        print(f"emotrace: serving on http://{settings.host}:{settings.port} (API docs at /docs)",
+              file=sys.stderr)
+        uvicorn.run(app, host=settings.host, port=settings.port, http=HTTP_PROTOCOL,
+                    log_level="debug" if args.verbose > 1 else "info")
+    finally:
+        if args.ray is not None:  # after the app closed its job store: running jobs stay queued
+            pipeline.close()
     return 0
 
 
@@ -243,6 +315,34 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
                         help="seconds of silence that end an utterance (default: %(default)s)")
     parser.add_argument("--max-utterance", type=float, default=SegmentationOptions.max_duration,
                         help="longest utterance in seconds (default: %(default)s)")
+    parser.add_argument("--no-diarize", action="store_true",
+                        help="do not look for speakers (utterances then carry none)")
+    parser.add_argument("--speakers", type=int, default=None, metavar="N",
+                        help="the number of speakers, when known (default: found automatically)")
+    parser.add_argument("--min-speakers", type=int, default=DiarizationOptions.min_speakers, metavar="N",
+                        help="at least this many speakers (default: %(default)s)")
+    parser.add_argument("--max-speakers", type=int, default=DiarizationOptions.max_speakers, metavar="N",
+                        help="at most this many speakers (default: %(default)s)")
+
+
+def _add_ray_args(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--ray`` and its companions (read by ``_ray_options``); Ray is imported only when used."""
+    from .distributed.cluster import TRANSFERS
+
+    parser.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                        help=f"run {what} on a Ray cluster (needs emotrace[ray]): 'auto' (the "
+                             "default: the cluster this machine joined with 'ray start', else a "
+                             "local one), HOST:PORT of the head, ray://HOST:10001, or 'local'. "
+                             "Put it after the FILEs, or write --ray=ADDRESS")
+    parser.add_argument("--ray-actors", type=int, default=0, metavar="N",
+                        help="analysis actors, each with its own copy of the models (default: as "
+                             "many as the cluster's CPUs allow at --ray-threads each)")
+    parser.add_argument("--ray-threads", type=int, default=1, metavar="N",
+                        help="CPUs reserved by (and threads used in) each actor (default: 1)")
+    parser.add_argument("--ray-transfer", default="auto", choices=TRANSFERS,
+                        help="how files reach the workers: 'path' (every node sees them at the same "
+                             "path), 'object-store' (their bytes travel through Ray), 'auto' (the "
+                             "path where a worker sees the same file, else the object store)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,7 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     an = sub.add_parser("analyze", help="video/audio files → utterance timeline with emotions (JSON by default)",
                         description="Transcribe each FILE, split it into utterances and score each one.")
-    an.add_argument("files", nargs="+", metavar="FILE", help="video (mp4, mov, mkv, avi, webm) or audio file")
+    an.add_argument("files", nargs="+", metavar="FILE",
+                    help="video (mp4, mov, mkv, avi, webm) or audio file, or a folder of them "
+                         "(searched recursively; outputs keep its tree)")
     an.add_argument("-f", "--format", default="json", choices=FORMATS, help="output format (default: json)")
     an.add_argument("-o", "--output", metavar="PATH_OR_DIR",
                     help="write here instead of stdout; a directory (one file per input) for several FILEs")
@@ -279,6 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "decoding, e.g. 4h or 90m (default: no limit)")
     an.add_argument("--cache-dir", default=None,
                     help="result cache directory (default: $EMOTRACE_CACHE_DIR or ~/.cache/emotrace)")
+    an.add_argument("--skip-existing", action="store_true",
+                    help="with --output: leave out the files whose output is already there (a "
+                         "re-run finishes an interrupted batch)")
+    _add_ray_args(an, "the files")
     an.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
     an.set_defaults(func=cmd_analyze)
 
@@ -305,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="refuse media longer than this (413), read from the file's header "
                          "before decoding, e.g. 4h or 90m; 0 for no limit (default: 4h)")
     _add_model_args(sv)
+    _add_ray_args(sv, "the analyses (/predict and /jobs)")
     sv.set_defaults(func=cmd_serve)
 
     ev = sub.add_parser("evaluate", help="measure a model on labelled data; prints JSON")

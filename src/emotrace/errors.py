@@ -35,3 +35,19 @@ class StorageError(EmotraceError):
 class ClusterError(EmotraceError):
     """The distributed engine (Ray) is not installed, cannot be reached, or lost the worker
     running an analysis (see :mod:`emotrace.distributed`)."""
+
+
+class WorkerLost(ClusterError):
+    """The process (a Ray actor) analysing a file died, or its machine went away; running the
+    file again on another worker may succeed.
+
+    Attributes:
+        worker: which worker of its pool it was (-1: unknown), so a retry can go elsewhere.
+    """
+
+    def __init__(self, message: str, worker: int = -1):
+        super().__init__(message)
+        self.worker = worker
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.worker))

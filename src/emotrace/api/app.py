@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import ConfigError, EmotraceError, MediaError, ModelError, StorageError
+from ..errors import ClusterError, ConfigError, EmotraceError, MediaError, ModelError, StorageError
 from . import media, routes, routes_jobs
 from .lock import ServerLock
 from .middleware import (CatchAll, HeadAsGet, JsonCORSMiddleware, error_answer, http_error,
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UnsupportedMedia, 415), (TooLong, 413), (MediaError, 422), (ConfigError, 400), (ModelError, 500),
-    (StorageError, 507), (EmotraceError, 500))
+    (StorageError, 507), (ClusterError, 503), (EmotraceError, 500))
 """Each emotrace error class and its HTTP status; the first match wins."""
 
 DESCRIPTION = """

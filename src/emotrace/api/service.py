@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
-from ..errors import ConfigError, EmotraceError, MediaError, ModelError
+from ..errors import ClusterError, ConfigError, EmotraceError, MediaError, ModelError, WorkerLost
 from ..types import AnalysisResult, ModalityScores, Utterance, UtteranceResult
 from .middleware import storage_error
 from .runner import Runner, Slot
@@ -58,7 +58,8 @@ def error_message(exc: BaseException) -> str:
     full = storage_error(exc)
     if full is not None:
         return f"storage error: {full}"
-    kind = {MediaError: "media error", ConfigError: "invalid option", ModelError: "model error"}
+    kind = {MediaError: "media error", ConfigError: "invalid option", ModelError: "model error",
+            ClusterError: "cluster error"}
     for cls, name in kind.items():
         if isinstance(exc, cls):
             return f"{name}: {exc}"
@@ -142,9 +143,19 @@ def check_media(form: ReceivedForm, fields: list[str], needs_audio: bool,
         raise MediaError(f"{shown}: has no audio track; send one as audio_file, or the words as text")
 
 
+def worker_lost(exc: BaseException) -> bool:
+    """Whether an analysis failed because the process running it died (a Ray actor: see
+    :mod:`emotrace.distributed`), so running it again elsewhere may succeed. The local
+    pipeline never raises this: its process dying ends the server too."""
+    return isinstance(exc, WorkerLost)
+
+
 class _ProgressWriter:
     """A progress hook that records a job's progress, at most every ``interval`` seconds
-    (and always on a new stage or a finished one), so a chatty stage costs no DB traffic."""
+    (and always on a new stage or a finished one), so a chatty stage costs no DB traffic.
+
+    ``cancelled()`` says whether the job has been deleted: a pipeline that can stop a running
+    analysis (the Ray one) asks it, and frees its worker for the next job."""
 
     def __init__(self, store: JobStore, job_id: str, interval: float = 0.25):
         self.store, self.job_id, self.interval = store, job_id, interval
@@ -156,6 +167,10 @@ class _ProgressWriter:
         if stage != self._stage or done >= total or now - self._last >= self.interval:
             self._stage, self._last = stage, now
             self.store.progress(self.job_id, stage, done, total)
+
+    def cancelled(self) -> bool:
+        """Whether the job is gone (deleted while it ran)."""
+        return self.store.get(self.job_id) is None
 
 
 @dataclass
@@ -236,7 +251,7 @@ class Service:
                 return json.loads(stored)
             video_path = form.files[video].path if video else None
             audio_path = form.files[audio].path if audio else None
-            future = self.runner.submit(slot, self.pipeline.analyze, video_path,
+            future = self.runner.submit(slot, self._analyze_retrying, video_path,
                                         audio_path=audio_path, transcript=transcript)
         except BaseException:
             form.cleanup()
@@ -249,6 +264,18 @@ class Service:
                      for f in form.files.values()}
             raise type(e)(hide_paths(str(e), form.directory, names)) from e
         return without_paths(result).to_dict()
+
+    def _analyze_retrying(self, path: Path | None, **kwargs: Any) -> AnalysisResult:
+        """``pipeline.analyze``, run again when its worker died, up to ``max_attempts`` starts."""
+        for attempt in range(1, self.settings.max_attempts + 1):
+            try:
+                return self.pipeline.analyze(path, **kwargs)
+            except EmotraceError as e:
+                if not worker_lost(e) or attempt == self.settings.max_attempts:
+                    raise
+                log.warning("%s; running it again (attempt %d of %d)", e, attempt + 1,
+                            self.settings.max_attempts)
+        raise AssertionError("unreachable")
 
     # jobs ------------------------------------------------------------------------------
 
@@ -296,6 +323,15 @@ class Service:
                          job_id)
                 kept = True
                 return
+            if worker_lost(e) and self.store.get(job_id) is not None:
+                if job.attempts < self.settings.max_attempts:  # on another worker, counted
+                    log.warning("job %s: %s; running it again (attempt %d of %d)", job_id, e,
+                                job.attempts + 1, self.settings.max_attempts)
+                    self.store.requeue(job_id)
+                    self.runner.submit(self.runner.reserve(force=True), self._run_job, job_id)
+                    kept = True
+                    return
+                e = type(e)(f"{e}; gave up after {job.attempts} attempt(s)")
             if storage_error(e) is not None:  # the operator must act: say so, without a trace
                 log.error("job %s failed: %s", job_id, storage_error(e))
             elif not isinstance(e, EmotraceError):
