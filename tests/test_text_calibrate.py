@@ -1,4 +1,4 @@
-"""The dev-set prior correction of training/text/calibrate.py (NumPy only, no model)."""
+"""The dev-set prior correction of training/text/experiments/calibrate.py (NumPy only, no model)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emotrace.metrics import classification_report
-from training.text.calibrate import choose_alpha, cross_fitted, prior_bias, weighted_f1
+from training.text.experiments.calibrate import choose_alpha, cross_fitted, prior_bias, weighted_f1
 
 
 def test_fast_weighted_f1_matches_the_metrics_module():

@@ -1,4 +1,4 @@
-"""training.text.distill: soft-target loss and cached teacher logits, on a tiny random MPNet (needs torch)."""
+"""training.text.experiments.distill: soft-target loss and cached teacher logits, on a tiny random MPNet (needs torch)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="training code needs torch: bash scripts/setup --train")
 transformers = pytest.importorskip("transformers", reason="training code needs transformers: bash scripts/setup --train")
 
-from training.text import distill, train  # noqa: E402
+from training.text import train  # noqa: E402
+from training.text.experiments import distill  # noqa: E402
 
 WORDS = ["<s>", "<pad>", "</s>", "<unk>", "i", "love", "it", "go", "away", "okay"]
 
@@ -105,7 +106,7 @@ def test_an_ensemble_averages_its_teachers_logits(teacher_run, tmp_path):
 
 
 def test_train_command_records_the_teachers():
-    from training.text.export import train_command
+    from training.text.experiments.run_card import train_command
 
     cfg = {"out": "runs/text/kd", "context": 0, "epochs": 3, "lr": 3e-05, "batch_size": 32, "max_length": 96,
            "class_weight_power": 0.0, "sentiment_loss": 0.5, "seed": 13, "base": "mpnet", "layers": 8,
@@ -116,7 +117,7 @@ def test_train_command_records_the_teachers():
 
 def test_the_model_card_names_the_teachers_and_inherits_their_licences(tmp_path):
     from emotrace.labels import EMOTIONS, SENTIMENTS
-    from training.text.export import model_card
+    from training.text.experiments.run_card import model_card
 
     base = {"context": 0, "epochs": 3, "lr": 3e-05, "batch_size": 32, "max_length": 96,
             "class_weight_power": 0.0, "sentiment_loss": 0.5, "seed": 13, "base": "mpnet", "layers": 8,

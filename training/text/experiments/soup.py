@@ -1,6 +1,6 @@
 """Average the weights of text models fine-tuned from the same base ("model soup").
 
-    python -m training.text.soup --runs runs/text/ctx0_e2 runs/text/s11 --out runs/text/soup
+    python -m training.text.experiments.soup --runs runs/text/ctx0_e2 runs/text/s11 --out runs/text/soup
 
 Runs fine-tuned from one pretrained encoder with the same recipe but different seeds usually stay
 in one basin, so their weight average is a single model (no extra inference cost) that is often
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .train import base_model_dir, base_of, evaluate, meld_examples, model_for
+from ..train import base_model_dir, base_of, evaluate, meld_examples, model_for
 
 log = logging.getLogger("soup")
 

@@ -6,10 +6,10 @@ a mix of the hard labels and the teacher's temperature-softened distributions; s
 training examples are computed once and cached in its run folder, keyed by a hash of the
 examples and the maximum length, so a second student reuses them.
 
-``python -m training.text.distill --runs A B C`` scores each run and their ensemble on MELD dev
+``python -m training.text.experiments.distill --runs A B C`` scores each run and their ensemble on MELD dev
 (the same cached logits), to choose the teachers on dev::
 
-    python -m training.text.distill --runs runs/text/mp12 runs/text/mp8 --max-length 96
+    python -m training.text.experiments.distill --runs runs/text/mp12 runs/text/mp8 --max-length 96
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def examples_key(examples, max_length: int) -> str:
 def teacher_logits(run: Path, examples, max_length: int, context: int,
                    batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     """The teacher run's emotion and sentiment logits for each example, in order (cached)."""
-    from .train import base_model_dir, base_of, batches, load_run
+    from ..train import base_model_dir, base_of, batches, load_run
     from emotrace.modalities.text import load_tokenizer
 
     cache = run / f"teacher_logits_{examples_key(examples, max_length)}.npz"
@@ -88,7 +88,7 @@ def main(argv=None) -> None:
     from emotrace.labels import EMOTIONS, SENTIMENTS
     from emotrace.metrics import classification_report
 
-    from .train import meld_examples
+    from ..train import meld_examples
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=Path, nargs="+", required=True, help="finished training runs")

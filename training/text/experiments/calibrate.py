@@ -1,6 +1,6 @@
 """Choose how far to correct the text model's class priors on MELD dev, and measure it honestly.
 
-    python -m training.text.calibrate --model src/emotrace/models/text [--write]
+    python -m training.text.experiments.calibrate --model src/emotrace/models/text [--write]
 
 MELD is dominated by neutral utterances, and a model trained with plain cross-entropy keeps the
 training set's class priors, which are not the ones that maximise weighted F1. Subtracting
@@ -121,7 +121,7 @@ def main(argv=None) -> None:
         config = json.loads(path.read_text())
         config["prior_correction"] = {"emotion_alpha": report["emotion"]["alpha"],
                                       "sentiment_alpha": report["sentiment"]["alpha"],
-                                      "chosen_on": "MELD dev (training/text/calibrate.py)"}
+                                      "chosen_on": "MELD dev (training/text/experiments/calibrate.py)"}
         config["emotion_log_bias"] = np.round(biases["emotion"], 4).tolist()
         config["sentiment_log_bias"] = np.round(biases["sentiment"], 4).tolist()
         path.write_text(json.dumps(config, indent=2) + "\n")
