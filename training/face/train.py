@@ -182,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)  # the network's initial weights
 
     x_train, y_train = load_npz(args.data_dir / "train.npz")
     x_val, y_val = load_npz(args.data_dir / "validation.npz")
