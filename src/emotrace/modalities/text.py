@@ -18,7 +18,7 @@ import numpy as np
 from ..config import TextOptions
 from ..errors import ModelError
 from ..labels import EMOTIONS, SENTIMENTS
-from ..models import read_model_config, text_model_dir
+from ..models import load_model
 from ..onnx_runtime import onnx_session
 from ..types import Scores, Utterance
 from .base import MediaContext, Needs
@@ -143,18 +143,18 @@ class TextScorer:
 
     def __init__(self, options: TextOptions = TextOptions()):
         self.options = options
-        model_dir = text_model_dir(options.model)
-        self.info = read_model_config(model_dir, "text", with_sentiments=True)
+        model = load_model("text", options.model, "text", options.threads,
+                           required=("config.json", "tokenizer.json"), with_sentiments=True)
+        model_dir, self.info, self.session = model.folder, model.info, model.session
         self.tokenizer = load_tokenizer(model_dir / "tokenizer.json")
-        self.session = onnx_session(model_dir / self.info.get("onnx_file", "model.onnx"), options.threads)
         # MPNet-style models have no segment ids, and their exported graph no such input.
         self.input_names = {i.name for i in self.session.get_inputs()}
         special_ids(self.tokenizer)  # a tokenizer without the special tokens fails here, not mid-file
         self.context_turns = (self.info.get("context_turns", 0) if options.context_turns is None
                               else options.context_turns)
         self.max_length = int(self.info.get("max_length", 128))
-        self.model_name = f"{self.info.get('name', model_dir.name)}@{self.info.get('version', '?')}"
-        # Per-class log-probability offsets chosen on MELD dev (training/text/calibrate.py);
+        self.model_name = model.name
+        # Per-class log-probability offsets chosen on MELD dev (training/text/experiments/calibrate.py);
         # absent in the config means none.
         self.emotion_bias = _bias(self.info, "emotion_log_bias", len(EMOTIONS))
         self.sentiment_bias = _bias(self.info, "sentiment_log_bias", len(SENTIMENTS))

@@ -1,4 +1,4 @@
-"""Model registry: where each modality's model lives.
+"""Model registry: where each modality's model lives, and loading one (its config and ONNX graph).
 
 Every default model ships inside this package, so emotrace never downloads anything unless a
 user names a model that is not here.
@@ -6,31 +6,19 @@ user names a model that is not here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ModelError
+from ..onnx_runtime import onnx_session
 
 MODELS_DIR = Path(__file__).resolve().parent
 
 
-def text_model_dir(name: str = "default") -> Path:
-    """The directory of a text model: ``"default"`` (shipped) or a user's directory path.
-
-    Raises:
-        ModelError: no such directory, or it lacks ``model.onnx``/``tokenizer.json``/``config.json``.
-    """
-    path = MODELS_DIR / "text" if name == "default" else Path(name).expanduser()
-    missing = [f for f in ("config.json", "tokenizer.json") if not (path / f).is_file()]
-    if not path.is_dir() or missing:
-        raise ModelError(f"text model directory {path} is missing or lacks "
-                         f"{', '.join(missing) or 'its files'}; expected 'default' or a directory "
-                         "with model.onnx, tokenizer.json and config.json")
-    return path
-
-
 def modality_model_dir(modality: str, name: str = "default",
                        required: tuple[str, ...] = ("config.json", "model.onnx")) -> Path:
-    """The directory of an audio or face model: ``"default"`` (shipped) or a user's directory.
+    """The directory of a modality's model: ``"default"`` (shipped) or a user's directory.
 
     Raises:
         ModelError: no such directory, or it lacks one of ``required``.
@@ -42,6 +30,47 @@ def modality_model_dir(modality: str, name: str = "default",
                          f"{', '.join(missing) or 'its files'}; expected 'default' or a directory "
                          f"with {', '.join(required)}")
     return path
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model folder whose ``config.json`` was read and whose ONNX graph was loaded.
+
+    Attributes:
+        folder: the model's directory.
+        info: its ``config.json``.
+        session: the (cached, thread-safe) ONNX Runtime session of its ``onnx_file``.
+    """
+
+    folder: Path
+    info: dict
+    session: Any
+
+    @property
+    def name(self) -> str:
+        """``name@version`` from ``config.json``, as results and cache keys name the model."""
+        return f"{self.info.get('name', self.folder.name)}@{self.info.get('version', '?')}"
+
+
+def load_model(modality: str, name: str, what: str, threads: int = 0, *,
+               required: tuple[str, ...] = ("config.json", "model.onnx"),
+               with_sentiments: bool = False) -> LoadedModel:
+    """Find a modality's model folder, read its ``config.json`` and load its ONNX graph.
+
+    Args:
+        modality: the folder under ``models/`` of the shipped model ("text", "audio", "face").
+        name: ``"default"`` or a user's directory.
+        what: how to name the model in errors ("text", "voice", "face").
+        threads: ONNX Runtime intra-op threads (0: its choice).
+        required: files the folder must hold.
+        with_sentiments: the model must also predict emotrace's 3 sentiments.
+
+    Raises:
+        ModelError: the folder, its config or its graph is missing or unusable.
+    """
+    folder = modality_model_dir(modality, name, required)
+    info = read_model_config(folder, what, with_sentiments)
+    return LoadedModel(folder, info, onnx_session(folder / info.get("onnx_file", "model.onnx"), threads))
 
 
 def read_model_config(model_dir: Path, what: str, with_sentiments: bool = False) -> dict:
