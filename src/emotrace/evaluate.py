@@ -85,14 +85,14 @@ def score_clips(clips, scorer, hook=None):
 
     from .media import decode_audio
     from .modalities.audio import speech_span
-    from .modalities.base import SAMPLE_RATE, MediaContext
+    from .modalities.base import MediaContext
     from .types import Utterance
 
     probs = np.zeros((len(clips), len(EMOTIONS)))
     for i, clip in enumerate(clips):
         audio = decode_audio(clip.path)
         start, end = speech_span(audio)
-        media = MediaContext(path=str(clip.path), duration=len(audio) / SAMPLE_RATE, audio=audio)
+        media = MediaContext.of_file(clip.path, audio)
         utterance = Utterance(start, end, getattr(clip, "statement", ""))
         scores = scorer.score_utterances(media, [utterance])[0]
         probs[i] = scores.emotions

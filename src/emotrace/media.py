@@ -1,9 +1,10 @@
 """Reading media with PyAV (FFmpeg's libraries, no ``ffmpeg`` program needed).
 
-:func:`probe` says what a file holds, :func:`decode_audio` gives its first audio track as 16 kHz
-mono float32, and :func:`sample_frames` gives RGB frames at a few per second for modalities that
-look at faces. Every failure is a :class:`~emotrace.errors.MediaError` that names the file and
-the reason: missing, not media, corrupt, or without the needed stream.
+:func:`probe` says what a file holds, :func:`decode_audio_source` gives its first audio track
+as 16 kHz mono float32 read by span (:func:`decode_audio`: as one array, for clips), and
+:func:`iter_frames` streams frames at a few per second for modalities that look at faces.
+Every failure is a :class:`~emotrace.errors.MediaError` that names the file and the reason:
+missing, not media, corrupt, or without the needed stream.
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .audio_source import IN_MEMORY_SECONDS, SAMPLE_RATE, AudioSource, AudioWriter
 from .errors import MediaError
 
 log = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16_000
-"""Sample rate of every decoded audio signal (mono float32 in [-1, 1])."""
 
 
 @dataclass(frozen=True)
@@ -116,11 +115,26 @@ def probe(path: str | Path) -> MediaInfo:
 
 def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE,
                  max_seconds: float | None = None) -> np.ndarray:
+    """Decode the first audio track, mixed down to mono float32 in [-1, 1] at ``sample_rate``,
+    as one array (for clips; a whole file of any length: :func:`decode_audio_source`).
+
+    Raises:
+        MediaError: as :func:`decode_audio_source`.
+    """
+    return decode_audio_source(path, sample_rate, max_seconds, memory_seconds=math.inf).read()
+
+
+def decode_audio_source(path: str | Path, sample_rate: int = SAMPLE_RATE,
+                        max_seconds: float | None = None,
+                        memory_seconds: float = IN_MEMORY_SECONDS) -> AudioSource:
     """Decode the first audio track, mixed down to mono float32 in [-1, 1] at ``sample_rate``.
 
     Packets that fail to decode are skipped (a damaged stretch becomes a gap, as in a media
     player); a file where nothing decodes is refused. ``max_seconds`` stops decoding as soon as
     the audio passes it: the limit holds even for a container whose header gives no duration.
+    Samples are written out as they are decoded: past ``memory_seconds`` they go to a temporary
+    file (see :class:`~emotrace.audio_source.AudioSource`), so memory does not grow with the
+    file's length.
 
     Raises:
         MediaError: missing or not media, no audio track, no audio could be decoded, or
@@ -128,14 +142,24 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE,
     """
     import av
 
+    writer = AudioWriter(sample_rate, memory_seconds)
     with _open(path) as c:
         if not c.streams.audio:
             raise MediaError(f"{path}: has no audio track")
         stream = c.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        chunks: list[np.ndarray] = []
-        bad, offset, base = 0, None, _start_time(c)
+        bad, decoded, started, base = 0, 0, False, _start_time(c)
         room = None if max_seconds is None else int(max_seconds * sample_rate)
+
+        def put(frame) -> None:
+            nonlocal decoded
+            for out in resampler.resample(frame):
+                x = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                writer.append(np.clip(x, -1.0, 1.0))
+                decoded += len(x)
+                if room is not None and decoded > room:
+                    raise MediaError(f"{path}: lasts more than the {max_seconds:.0f} s allowed")
+
         try:
             for packet in c.demux(stream):
                 try:
@@ -144,31 +168,24 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE,
                     bad += 1
                     continue
                 for frame in frames:
-                    if offset is None:
+                    if not started:
+                        started = True
                         offset = max(0.0, frame.time - base) if frame.time is not None else 0.0
-                    for out in resampler.resample(frame):
-                        chunks.append(out.to_ndarray().reshape(-1))
-                        if room is not None:
-                            room -= len(chunks[-1])
-                            if room < 0:
-                                raise MediaError(f"{path}: lasts more than the "
-                                                 f"{max_seconds:.0f} s allowed")
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+                        if offset and offset < 3600:
+                            # A track that starts late keeps its place on the file's timeline.
+                            writer.append_zeros(int(round(offset * sample_rate)))
+                    put(frame)
+            put(None)
         except av.FFmpegError as e:  # demuxing itself failed: the container is damaged
-            if not chunks:
+            if not decoded:
                 raise MediaError(f"{path}: corrupt audio ({_reason(e)})") from e
             log.warning("%s: audio stops early at a damaged spot (%s)", path, _reason(e))
-    if not chunks:
+    if not decoded:
         why = f"{bad} damaged packets" if bad else "the track is empty"
         raise MediaError(f"{path}: no audio could be decoded ({why})")
     if bad:
         log.warning("%s: skipped %d audio packets that failed to decode", path, bad)
-    audio = np.concatenate(chunks).astype(np.float32, copy=False)
-    if offset and offset < 3600:
-        # A track that starts late keeps its place on the file's timeline.
-        audio = np.concatenate([np.zeros(int(round(offset * sample_rate)), np.float32), audio])
-    return np.clip(audio, -1.0, 1.0, out=audio)
+    return writer.finish()
 
 
 def _start_time(container) -> float:
@@ -233,6 +250,22 @@ def iter_frames(path: str | Path, fps: float, max_side: int = 0, grey: bool = Fa
             if not count:
                 raise MediaError(f"{path}: corrupt video ({_reason(e)})") from e
             log.warning("%s: video stops early at a damaged spot (%s)", path, _reason(e))
+
+
+def frame_sampler(path: str | Path, fps: float, max_side: int = 0
+                  ) -> Callable[..., Iterator[tuple[float, np.ndarray]]]:
+    """A callable starting a fresh :func:`iter_frames` pass over ``path`` per call, keeping nothing.
+
+    Its keywords: ``grey`` (grey frames), ``max_side`` (a smaller size than this one's: the
+    smaller of the two is used) and ``want`` (see :func:`iter_frames`).
+    """
+    configured = max_side
+
+    def stream(grey: bool = False, max_side: int = 0, want: Callable[[float], bool] | None = None):
+        side = min(max_side, configured) if max_side and configured else (max_side or configured)
+        return iter_frames(path, fps, side, grey=grey, want=want)
+
+    return stream
 
 
 def sample_frames(path: str | Path, fps: float, max_side: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:

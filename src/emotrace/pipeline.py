@@ -13,15 +13,14 @@ import threading
 import time
 from typing import Any, Callable, Mapping
 
-import numpy as np
-
 from .asr import Transcriber
+from .audio_source import AudioSource
 from .cache import ResultCache, config_fingerprint
 from .config import PipelineConfig, check_choice
 from .errors import ConfigError, MediaError, ModelError
 from .fusion import agreement, fuse
-from .media import MediaInfo, decode_audio, iter_frames, probe, sample_frames
-from .modalities.base import SAMPLE_RATE, MediaContext, ModalityScorer
+from .media import MediaInfo, decode_audio_source, probe
+from .modalities.base import MediaContext, ModalityScorer
 from .progress import Hook, no_progress
 from .segmentation import segment
 from .types import AnalysisResult, Scores, Utterance, UtteranceResult
@@ -74,42 +73,9 @@ def _needs_frames(scorer: ModalityScorer) -> bool:
     return scorer.needs.frames_fps > 0
 
 
-def _frame_fps(scorers: Mapping[str, ModalityScorer], default: float) -> float:
-    """The sampling rate that serves every frame-hungry scorer (the highest any asks for)."""
-    return max((s.needs.frames_fps for s in scorers.values() if _needs_frames(s)), default=default)
-
-
-def _frame_loader(path: PathLike, fps: float, max_side: int) -> Callable[[], Any]:
-    """A callable that decodes the sampled frames on first use and returns them ever after.
-
-    Only for scorers that need every frame at once; the face modality reads
-    ``MediaContext.frame_stream`` instead and never calls it, so nothing is decoded or kept.
-    """
-    lock = threading.Lock()
-    box: list[tuple[np.ndarray, list[np.ndarray]]] = []
-
-    def frames() -> tuple[np.ndarray, list[np.ndarray]]:
-        with lock:
-            if not box:
-                box.append(sample_frames(path, fps, max_side))
-            return box[0]
-
-    return frames
-
-
-def _frame_stream(path: PathLike, fps: float, max_side: int) -> Callable[..., Any]:
-    """``MediaContext.frame_stream``: a fresh pass over the sampled frames per call, nothing kept.
-
-    Its keywords: ``grey`` (grey frames), ``max_side`` (a smaller size than the configuration's:
-    the smaller of the two is used) and ``want`` (see :func:`~emotrace.media.iter_frames`).
-    """
-    configured = max_side
-
-    def stream(grey: bool = False, max_side: int = 0, want: Callable[[float], bool] | None = None):
-        side = min(max_side, configured) if max_side and configured else (max_side or configured)
-        return iter_frames(path, fps, side, grey=grey, want=want)
-
-    return stream
+def _frame_fps(scorers: Mapping[str, ModalityScorer]) -> float:
+    """The sampling rate that serves every frame-hungry scorer (the highest any asks for; 0: none)."""
+    return max((s.needs.frames_fps for s in scorers.values() if _needs_frames(s)), default=0.0)
 
 
 class Pipeline:
@@ -152,7 +118,7 @@ class Pipeline:
                 "asr_device": f"{self.transcriber.device}/{self.transcriber.compute_type}"}
 
     def _load(self, path: PathLike | None, audio_path: PathLike | None, needs_audio: bool = True
-              ) -> tuple[MediaInfo | None, np.ndarray | None, float]:
+              ) -> tuple[MediaInfo | None, AudioSource | None, float]:
         info = probe(path) if path is not None else None
         source = audio_path if audio_path is not None else path
         audio_info = probe(source) if audio_path is not None or info is None else info
@@ -164,8 +130,9 @@ class Pipeline:
             raise MediaError(f"{source}: lasts {longest:.0f} s, more than the {limit:.0f} s allowed")
         if not audio_info.has_audio:  # a transcript was given: the words and the picture suffice
             return info, None, longest
-        audio = decode_audio(source, max_seconds=limit)  # for headers that give no duration
-        duration = max(len(audio) / SAMPLE_RATE, longest)
+        # the limit again while decoding, for headers that give no duration
+        audio = decode_audio_source(source, max_seconds=limit)
+        duration = max(audio.duration, longest)
         return info, audio, duration
 
     def analyze(self, path: PathLike | None = None, *, audio_path: PathLike | None = None,
@@ -231,17 +198,11 @@ class Pipeline:
             states = heard.encoder
             reason = None if heard.words else "no speech detected"
 
-        has_video = bool(info and info.has_video)
-        frames = stream = None
-        fps = 0.0
-        if has_video and any(_needs_frames(s) for s in self.scorers.values()):
-            fps = _frame_fps(self.scorers, self.config.media.frame_fps)
-            max_side = self.config.media.frame_max_side
-            frames = _frame_loader(path, fps, max_side)
-            stream = _frame_stream(path, fps, max_side)
-        media = MediaContext(path=str(path if path is not None else audio_path), duration=duration,
-                             audio=audio, has_video=has_video, frames=frames, frame_stream=stream,
-                             frame_fps=fps, encoder_states=states)
+        media = MediaContext.of_file(path if path is not None else audio_path, audio, info=info,
+                                     duration=duration, frame_fps=_frame_fps(self.scorers),
+                                     frame_max_side=self.config.media.frame_max_side,
+                                     encoder_states=states)
+        has_video = media.has_video
 
         # Modalities whose model cannot judge this language say nothing rather than guess.
         absent = {name: why for name, s in self.scorers.items() if (why := language_reason(s, language))}

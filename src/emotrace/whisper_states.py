@@ -23,8 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .audio_source import SAMPLE_RATE, AudioSource, as_source
 from .errors import ModelError
-from .media import SAMPLE_RATE
 
 STATE_SECONDS = 0.02
 """Time step of Whisper's encoder states."""
@@ -66,6 +66,16 @@ class EncoderStates:
         if len(self.times) > 1 and abs(self.times[k - 1] - t) <= abs(self.times[k] - t):
             k -= 1
         return float(abs(self.times[k] - t)), self.states[k]
+
+
+def join_states(parts: Sequence[tuple[float, EncoderStates]], model: str) -> EncoderStates:
+    """One signal's states from those of its consecutive windows, each ``(window start in
+    seconds, its states)``, put on the signal's timeline."""
+    parts = [(offset, s) for offset, s in parts if len(s)]
+    if not parts:
+        return EncoderStates(np.zeros(0), np.zeros((0, 0), np.float16), model)
+    return EncoderStates(np.concatenate([s.times + offset for offset, s in parts]),
+                         np.concatenate([s.states for _, s in parts]), model)
 
 
 def model_key(model_dir: str, compute_type: str) -> str:
@@ -200,7 +210,7 @@ def capturing_pipeline(model, key: str):
     return _pipeline_class()(model, key)
 
 
-def encode_speech(model, audio: np.ndarray, key: str, batch_size: int = 8,
+def encode_speech(model, audio: "np.ndarray | AudioSource", key: str, batch_size: int = 8,
                   segments: Sequence[dict] | None = None) -> EncoderStates:
     """The encoder states faster-whisper's batched pipeline computes for ``audio``, without decoding.
 
@@ -208,20 +218,31 @@ def encode_speech(model, audio: np.ndarray, key: str, batch_size: int = 8,
     :meth:`faster_whisper.BatchedInferencePipeline.transcribe`, so the states match what
     :class:`CapturingPipeline` keeps (up to the batch's rounding).
 
+    A signal longer than :data:`~emotrace.windows.WINDOW_SECONDS` is heard a window at a time
+    (:func:`~emotrace.windows.windows`), as the recogniser hears it.
+
     Args:
         model: a loaded ``faster_whisper.WhisperModel``.
-        audio: 16 kHz mono float32.
+        audio: 16 kHz mono float32 (an array or an :class:`~emotrace.audio_source.AudioSource`).
         key: :func:`model_key` of that model.
         batch_size: chunks encoded together.
         segments: the speech segments (``{"start", "end"}`` in samples, each at most
-            :data:`CHUNK_SECONDS`) to use instead of the VAD's.
+            :data:`CHUNK_SECONDS`) to use instead of the VAD's; only their samples are read.
     """
     from faster_whisper.audio import pad_or_trim
     from faster_whisper.vad import collect_chunks, get_speech_timestamps
 
-    audio = np.asarray(audio, dtype=np.float32)
+    from .windows import WINDOW_SECONDS, windows
+
+    source = as_source(audio)
     if segments is None:
+        if len(source) > WINDOW_SECONDS * SAMPLE_RATE:
+            return join_states([(lo / SAMPLE_RATE, encode_speech(model, x, key, batch_size))
+                                for lo, x in windows(source, WINDOW_SECONDS)], key)
+        audio = source.read()
         segments = get_speech_timestamps(audio, vad_options()) if len(audio) else []
+    else:
+        audio = source  # collect_chunks reads the segments' samples only
     segments = [dict(s) for s in segments if s["end"] > s["start"]]
     if not segments:
         return map_to_signal([], [], [], [], key)

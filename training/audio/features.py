@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from emotrace.asr_models import default_model_dir
 from emotrace.labels import EMOTIONS
 from emotrace.media import decode_audio
-from emotrace.modalities.audio import N_PROSODY, N_SPECTRAL, VoiceFeatures, bundled_whisper_dir, speech_span
+from emotrace.modalities.audio import N_PROSODY, N_SPECTRAL, VoiceFeatures, speech_span
 from emotrace.modalities.base import SAMPLE_RATE
 
 from .corpora import CORPORA, read_corpora
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     clips = read_corpora(args.data_dir, args.corpora.split(","))
-    feats = VoiceFeatures(bundled_whisper_dir(), "int8", args.threads, width=WIDTH)
+    feats = VoiceFeatures(default_model_dir(), "int8", args.threads, width=WIDTH)
     n_views = 1 + args.packed_views
     enc = np.full((n_views, len(clips), 2 * WIDTH), np.nan, np.float32)
     pros = np.full((n_views, len(clips), N_PROSODY), np.nan, np.float32)

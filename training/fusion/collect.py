@@ -26,7 +26,7 @@ import numpy as np
 
 from emotrace.datasets import read_meld_csv
 from emotrace.labels import EMOTIONS, SENTIMENTS
-from emotrace.modalities.base import SAMPLE_RATE, MediaContext
+from emotrace.modalities.base import MediaContext
 from emotrace.types import Utterance
 
 log = logging.getLogger("train.fusion.collect")
@@ -53,21 +53,15 @@ def build_scorers(names: list[str]) -> dict:
 
 
 def clip_context(path: Path, fps: float) -> MediaContext:
-    """Decode one clip into the context the modalities read (audio and lazily sampled frames)."""
-    from emotrace.media import decode_audio, probe, sample_frames
+    """Decode one clip into the context the modalities read (its audio and a stream of its
+    frames sampled at ``fps``, as the pipeline gives them)."""
+    from emotrace.media import decode_audio_source, probe
 
     info = probe(path)
-    audio = decode_audio(path) if info.has_audio else None
-    cache: list = []
-
-    def frames():
-        if not cache:
-            cache.append(sample_frames(path, fps, 480))
-        return cache[0]
-
-    duration = info.duration if info.duration else (len(audio) / SAMPLE_RATE if audio is not None else 0.0)
-    return MediaContext(path=str(path), duration=duration, audio=audio, has_video=info.has_video,
-                        frames=frames if info.has_video else None)
+    audio = decode_audio_source(path) if info.has_audio else None
+    duration = info.duration if info.duration else (audio.duration if audio is not None else 0.0)
+    return MediaContext.of_file(path, audio, info=info, duration=duration, frame_fps=fps,
+                                frame_max_side=480)
 
 
 def find_clip(clips_dir: Path, stem: str) -> Path | None:

