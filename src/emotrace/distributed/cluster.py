@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,9 @@ def connect(options: RayOptions) -> bool:
     if address == "local":
         ray.init(**local)
         return True
+    env = os.environ.get("RAY_ADDRESS", "").strip()
+    if address != "auto" or env not in ("", "auto", "local"):
+        _check_reachable(address if address != "auto" else env)
     try:
         ray.init(address=address, **quiet)
         log.info("joined the Ray cluster at %s", address)
@@ -109,6 +113,22 @@ def connect(options: RayOptions) -> bool:
                            "address ('ray status' on the head shows it)") from e
     except (ValueError, RuntimeError) as e:  # a malformed address, a version mismatch
         raise ClusterError(f"cannot join the Ray cluster at {address!r}: {e}") from e
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on an address nothing answers at (Ray itself retries for minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"{address!r} is not a Ray address; expected 'auto', 'local', "
+                          "HOST:PORT (the head's address, as 'ray start --head' prints it) or "
+                          "ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ClusterError(f"no Ray cluster answers at {address!r} ({e.strerror or e}); start "
+                           "one with 'ray start --head' on the head machine (it prints the "
+                           "address to use), or check the address ('ray status' on the head "
+                           "shows it)") from e
 
 
 def disconnect(started_here: bool) -> None:
