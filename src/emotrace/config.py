@@ -105,18 +105,16 @@ class MediaOptions:
     """How files are read.
 
     Attributes:
-        frame_fps: video frames sampled per second for modalities that look at faces.
-        frame_max_side: sampled frames are scaled down so their longer side is at most this
-            many pixels (0 keeps the original size); bounds memory on HD video.
+        frame_max_side: video frames are scaled down so their longer side is at most this
+            many pixels (0 keeps the original size); bounds memory on HD video. How many frames
+            a second are sampled is the face modality's :attr:`FaceOptions.fps`.
         max_duration: refuse files longer than this many seconds (None: no limit).
     """
 
-    frame_fps: float = 2.0
     frame_max_side: int = 480
     max_duration: float | None = None
 
     def __post_init__(self) -> None:
-        check_range("frame_fps", self.frame_fps, 0.05, 60.0)
         check_range("frame_max_side", self.frame_max_side, 0, 8192)
         if self.max_duration is not None:
             check_range("max_duration", self.max_duration, 1.0, None)
@@ -225,7 +223,7 @@ class FaceOptions:
     Attributes:
         model: ``"default"`` for the expression model shipped in the package, or a path to a
             directory holding ``model.onnx`` and ``config.json``.
-        fps: video frames sampled per second (decoded once for the whole file).
+        fps: video frames sampled per second (read in one pass over the video).
         min_face: smallest face looked for, as a fraction of the frame's shorter side (whole-frame
             searches run on the frame shrunk so that this is 20 pixels: smaller is slower).
         max_frames_per_utterance: at most this many frames (evenly spread) are scored per utterance.
