@@ -30,8 +30,7 @@ from ..audio_source import AudioSource
 from ..config import AudioOptions
 from ..errors import ModelError
 from ..labels import EMOTIONS
-from ..models import modality_model_dir, read_model_config
-from ..onnx_runtime import onnx_session
+from ..models import load_model
 from ..types import Scores, Utterance
 from ..whisper_states import CHUNK_SECONDS, STATE_SECONDS, EncoderStates, encode_speech, model_key
 from .base import SAMPLE_RATE, MediaContext, Needs
@@ -303,13 +302,12 @@ class AudioScorer:
 
     def __init__(self, options: AudioOptions = AudioOptions()):
         self.options = options
-        model_dir = modality_model_dir("audio", options.model)
-        self.info = read_model_config(model_dir, "voice")
+        model = load_model("audio", options.model, "voice", options.threads)
+        model_dir, self.info, self.session = model.folder, model.info, model.session
         if self.info.get("features") != FEATURES:
             raise ModelError(f"voice model in {model_dir} was trained on other features "
                              f"({self.info.get('features', 'separate 10 s encoder windows')!r}, this version "
                              f"computes {FEATURES!r}); retrain it with training/audio")
-        self.session = onnx_session(model_dir / self.info.get("onnx_file", "model.onnx"), options.threads)
         n_in = self.session.get_inputs()[0].shape[-1]
         extra = N_PROSODY + N_SPECTRAL
         if not isinstance(n_in, int) or n_in <= extra or (n_in - extra) % 2:
@@ -318,7 +316,7 @@ class AudioScorer:
         whisper = default_model_dir() if options.whisper_model == "default" else Path(options.whisper_model)
         self.features = VoiceFeatures(whisper, self.info.get("compute_type", "int8"), options.threads,
                                       width=(n_in - extra) // 2)
-        self.model_name = f"{self.info.get('name', model_dir.name)}@{self.info.get('version', '?')}"
+        self.model_name = model.name
         outputs = {o.name for o in self.session.get_outputs()}
         domain = self.info.get("domain")
         if ("domain_distance" in outputs) != isinstance(domain, dict):

@@ -31,8 +31,7 @@ import numpy as np
 from ..config import FaceOptions
 from ..errors import ModelError
 from ..labels import EMOTIONS
-from ..models import modality_model_dir, read_model_config
-from ..onnx_runtime import onnx_session
+from ..models import load_model
 from ..types import Scores, Utterance
 from .base import MediaContext, Needs
 from .sentiment import scores_from_emotions
@@ -169,17 +168,15 @@ class FaceScorer:
 
         self.options = options
         self.needs = Needs(frames_fps=options.fps)
-        model_dir = modality_model_dir("face", options.model)
-        self.info = read_model_config(model_dir, "face")
+        model = load_model("face", options.model, "face", options.threads)
+        self.info, self.session = model.info, model.session
         self.size = int(self.info.get("input_size", 48))
-        self.session = onnx_session(model_dir / self.info.get("onnx_file", "model.onnx"), options.threads)
         self.cascade_path = cv2.data.haarcascades + CASCADE
         # CascadeClassifier.detectMultiScale is not documented thread-safe: load one per call
         # (a few ms) instead of sharing it, see _detector().
         if cv2.CascadeClassifier(self.cascade_path).empty():
             raise ModelError(f"cannot load OpenCV's face cascade {self.cascade_path}")
-        self.model_name = f"{self.info.get('name', model_dir.name)}@{self.info.get('version', '?')}" \
-                          f"+opencv-{CASCADE.removesuffix('.xml')}"
+        self.model_name = f"{model.name}+opencv-{CASCADE.removesuffix('.xml')}"
 
     def _detector(self):
         import cv2
