@@ -84,6 +84,20 @@ def test_windows_end_in_the_quietest_stretch_and_cover_everything():
     assert quietest_point(np.zeros(100, np.float32)) == 50
 
 
+def test_spilled_rows_read_back_as_an_array_would():
+    from emotrace.spill import SpilledRows
+
+    x = np.random.default_rng(2).standard_normal((1000, 6)).astype(np.float16)
+    rows = SpilledRows(6, np.float16, "test rows")
+    rows.append(x[:300])
+    rows.append(x[300:])
+    assert rows.shape == (1000, 6) and len(rows) == 1000
+    assert np.array_equal(rows[10:500], x[10:500]) and np.array_equal(rows[999], x[999])
+    assert np.array_equal(rows[-1], x[-1]) and rows[5:5].shape == (0, 6)
+    with pytest.raises(IndexError):
+        rows[1000]
+
+
 @pytest.fixture(scope="module")
 def transcriber():
     from emotrace.asr import Transcriber
@@ -91,27 +105,61 @@ def transcriber():
     return Transcriber()
 
 
-def test_long_speech_is_transcribed_a_window_at_a_time_without_losing_words(transcriber, monkeypatch):
+@pytest.fixture(scope="module")
+def long_speech(transcriber):
+    """The dialogue alone, and three copies of it with silence between them in a signal
+    transcribed in 40 s windows (the copies meet the windows' ends)."""
     import emotrace.asr as asr
+    import emotrace.windows
 
     speech = decode_audio(FIXTURES / "dialogue.wav")
     alone = transcriber.transcribe(speech, keep_states=True)
     n = len(speech) / SAMPLE_RATE
-    starts = [5.0, 5.0 + n + 2.0, 5.0 + 2 * n + 4.0]  # three copies, 2 s of silence between them
+    starts = [5.0, 5.0 + n + 2.0, 5.0 + 2 * n + 4.0]  # 2 s of silence between the copies
     x = np.zeros(int((starts[-1] + n + 5.0) * SAMPLE_RATE), np.float32)
     for s in starts:
         x[int(s * SAMPLE_RATE):int(s * SAMPLE_RATE) + len(speech)] = speech
-    monkeypatch.setattr(asr, "WINDOW_SECONDS", 40.0)  # the copies meet the windows' ends
     calls = []
-    heard = transcriber.transcribe(spilled(x), hook=lambda *a: calls.append(a), keep_states=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(asr, "WINDOW_SECONDS", 40.0)
+        mp.setattr(emotrace.windows, "WINDOW_SECONDS", 40.0)
+        heard = transcriber.transcribe(spilled(x), hook=lambda *a: calls.append(a), keep_states=True)
+        yield speech, alone, spilled(x), starts, heard, calls
+
+
+def test_long_speech_is_transcribed_a_window_at_a_time_without_losing_words(long_speech):
+    from emotrace.spill import SpilledRows
+
+    speech, alone, x, starts, heard, calls = long_speech
     assert heard.text == " ".join([alone.text] * 3)
     for k, s in enumerate(starts):
         mine = heard.words[k * len(alone.words):(k + 1) * len(alone.words)]
         assert max(abs(a.start - (b.start + s)) for a, b in zip(mine, alone.words)) < 0.15
     assert heard.duration == len(x) / SAMPLE_RATE and heard.language == "en"
     assert 2.5 * alone.speech_duration < heard.speech_duration < 3.5 * alone.speech_duration
+    # the states are on the file's timeline, kept in a temporary file
+    assert isinstance(heard.encoder.states, SpilledRows) and heard.encoder.states.shape[1] == 384
     assert np.all(np.diff(heard.encoder.times) > 0) and heard.encoder.times[-1] < heard.duration
     assert abs(len(heard.encoder) - 3 * len(alone.encoder)) < 0.1 * len(heard.encoder)
     done = [d for stage, d, total in calls]
     assert all(stage == "asr" and total == heard.duration for stage, _, total in calls)
     assert done == sorted(done) and done[-1] == heard.duration
+
+
+def test_the_voice_hears_a_long_signal_as_it_hears_each_part(long_speech):
+    from emotrace.asr_models import default_model_dir
+    from emotrace.modalities.audio import VoiceFeatures
+
+    speech, alone, x, starts, heard, _ = long_speech
+    voice = VoiceFeatures(default_model_dir(), "int8")
+    spans = [(w.start, w.end) for w in alone.words[:6]]
+    own = voice.features(speech, spans, alone.encoder)
+    for s in starts:
+        shifted = [(a + s, b + s) for a, b in spans]
+        for states in (heard.encoder, None):  # the recogniser's states, or computed a window at a time
+            got = voice.features(x, shifted, states)
+            assert got.shape == own.shape
+            # acoustics read from the temporary file: the same samples
+            assert np.allclose(got[:, -47:], own[:, -47:], atol=1e-3)
+            # encoder states pooled over the same words (chunks glued a little differently)
+            assert np.corrcoef(got[:, :768].ravel(), own[:, :768].ravel())[0, 1] > 0.9

@@ -26,7 +26,7 @@ from .errors import ConfigError, ModelError
 from .audio_source import SAMPLE_RATE, AudioSource, as_source
 from .progress import Hook
 from .types import Word
-from .whisper_states import EncoderStates, capturing_pipeline, join_states, model_key
+from .whisper_states import EncoderStates, StatesJoiner, capturing_pipeline, model_key
 from .windows import WINDOW_SECONDS, windows
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ class Transcriber:
     def _transcribe_windows(self, source: AudioSource, hook: Hook | None, keep_states: bool) -> Transcript:
         duration = len(source) / SAMPLE_RATE
         words: list[Word] = []
-        states: list[tuple[float, EncoderStates]] = []
+        states = StatesJoiner(self.encoder_key) if keep_states else None
         speech, found = 0.0, None
         for lo, x in windows(source, WINDOW_SECONDS):
             offset = lo / SAMPLE_RATE
@@ -212,12 +212,11 @@ class Transcriber:
             words.extend(Word(min(w.start + offset, duration), min(w.end + offset, duration), w.text,
                               w.probability) for w in part.words)
             speech += part.speech_duration
-            if part.encoder is not None:
-                states.append((offset, part.encoder))
-            elif keep_states:
-                keep_states = False  # not available from this decoder: none for the file
-                states = []
-        encoder = join_states(states, self.encoder_key) if keep_states else None
+            if states is not None and part.encoder is not None:
+                states.add(offset, part.encoder)
+            elif states is not None:
+                states = None  # not available from this decoder: none for the file
+        encoder = states.result() if states is not None else None
         if found is None:  # nothing heard in any window
             language, origin = self._language(None)
             return Transcript((), language or "", duration, speech, encoder,

@@ -3,8 +3,8 @@
 A whole file's 16 kHz float32 signal costs 230 MB per hour, and every stage that used to take it
 as one array (the VAD, the recogniser, the voice) made copies of it: an hour of silence cost about
 0.9 GB. An :class:`AudioSource` keeps up to :data:`IN_MEMORY_SECONDS` of samples in memory, as
-one array, exactly as before; past that it moves them to an anonymous temporary file (removed by
-the system as soon as it is closed, even after a crash) and each read takes just the stretch asked
+one array, exactly as before; past that it moves them to an anonymous temporary file
+(:class:`~emotrace.spill.SpillFile`) and each read takes just the stretch asked
 for from that file, so a stage that reads a window at a time needs the memory of one window
 whatever the file's length. Stages read it by seconds (:meth:`AudioSource.span`) or by sample
 index (slicing, ``source[a:b]``, as an array would be read).
@@ -12,12 +12,10 @@ index (slicing, ``source[a:b]``, as an array would be read).
 
 from __future__ import annotations
 
-import os
-import tempfile
-import weakref
 import numpy as np
 
 from .errors import MediaError
+from .spill import SpillFile
 
 SAMPLE_RATE = 16_000
 """Sample rate of every decoded audio signal (mono float32 in [-1, 1])."""
@@ -40,11 +38,10 @@ class AudioSource:
     """
 
     def __init__(self, samples: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE, *,
-                 _file=None, _length: int = 0):
+                 _file: SpillFile | None = None):
         self.sample_rate = int(sample_rate)
         if _file is not None:
-            self._array, self._file, self._length = None, _file, int(_length)
-            weakref.finalize(self, _file.close)
+            self._array, self._file, self._length = None, _file, _file.size // 4
         else:
             x = np.asarray(samples if samples is not None else np.zeros(0, np.float32))
             if x.ndim != 1:
@@ -92,15 +89,7 @@ class AudioSource:
     def _read(self, lo: int, hi: int) -> np.ndarray:
         if self._array is not None:
             return self._array[lo:hi]
-        out = np.empty(hi - lo, np.float32)
-        view, offset = memoryview(out).cast("B"), lo * 4
-        done = 0
-        while done < len(view):  # pread: no shared file position, so threads may read at once
-            n = os.preadv(self._file.fileno(), [view[done:]], offset + done)
-            if n <= 0:
-                raise MediaError(f"the temporary audio file ended early at byte {offset + done}")
-            done += n
-        return out
+        return self._file.read_into(np.empty(hi - lo, np.float32), lo * 4)
 
 
 class AudioWriter:
@@ -130,11 +119,7 @@ class AudioWriter:
         self._pending += len(x)
         self.length += len(x)
         if self._file is None and self.length > self._limit:
-            try:
-                self._file = tempfile.TemporaryFile(prefix="emotrace-audio-")
-            except OSError as e:
-                raise MediaError(f"cannot create a temporary file for long audio: {e} "
-                                 "(set TMPDIR to a writable folder)") from e
+            self._file = SpillFile("long audio")
         if self._file is not None and self._pending >= _FLUSH_SAMPLES:
             self._flush()
 
@@ -146,13 +131,8 @@ class AudioWriter:
             n -= k
 
     def _flush(self) -> None:
-        try:
-            for x in self._chunks:
-                self._file.write(memoryview(x).cast("B"))
-        except OSError as e:
-            self._file.close()
-            raise MediaError(f"cannot write long audio to a temporary file: {e} "
-                             "(set TMPDIR to a folder with more room)") from e
+        for x in self._chunks:
+            self._file.write(x)
         self._chunks, self._pending = [], 0
 
     def finish(self) -> AudioSource:
@@ -162,9 +142,8 @@ class AudioWriter:
             self._chunks = []
             return AudioSource(samples, self.sample_rate)
         self._flush()
-        self._file.flush()
         f, self._file = self._file, None
-        return AudioSource(sample_rate=self.sample_rate, _file=f, _length=self.length)
+        return AudioSource(sample_rate=self.sample_rate, _file=f)
 
 
 def as_source(audio: "AudioSource | np.ndarray", sample_rate: int = SAMPLE_RATE) -> AudioSource:

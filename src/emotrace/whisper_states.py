@@ -25,6 +25,7 @@ import numpy as np
 
 from .audio_source import SAMPLE_RATE, AudioSource, as_source
 from .errors import ModelError
+from .spill import SpilledRows
 
 STATE_SECONDS = 0.02
 """Time step of Whisper's encoder states."""
@@ -41,13 +42,15 @@ class EncoderStates:
     Attributes:
         times: ``(n,)`` float64 seconds from the start of the signal (the centre of each state),
             increasing.
-        states: ``(n, width)`` float16 encoder outputs.
+        states: ``(n, width)`` float16 encoder outputs: an array, or for a signal longer than
+            one window (:mod:`emotrace.windows`) rows read from a temporary file
+            (:class:`~emotrace.spill.SpilledRows`, read by index and slice as an array is).
         model: which encoder made them (see :func:`model_key`); states of another model or
             compute type are not interchangeable.
     """
 
     times: np.ndarray
-    states: np.ndarray
+    states: np.ndarray | SpilledRows
     model: str
 
     def __len__(self) -> int:
@@ -68,14 +71,35 @@ class EncoderStates:
         return float(abs(self.times[k] - t)), self.states[k]
 
 
-def join_states(parts: Sequence[tuple[float, EncoderStates]], model: str) -> EncoderStates:
-    """One signal's states from those of its consecutive windows, each ``(window start in
-    seconds, its states)``, put on the signal's timeline."""
-    parts = [(offset, s) for offset, s in parts if len(s)]
-    if not parts:
-        return EncoderStates(np.zeros(0), np.zeros((0, 0), np.float16), model)
-    return EncoderStates(np.concatenate([s.times + offset for offset, s in parts]),
-                         np.concatenate([s.states for _, s in parts]), model)
+class StatesJoiner:
+    """Puts the states of a long signal's consecutive windows, given one window at a time and
+    in order, on the signal's timeline; the states themselves go to a temporary file
+    (:class:`~emotrace.spill.SpilledRows`, 1.5 MB a minute of speech for tiny.en), so a long
+    file's states cost disk, not memory. Only the times (8 bytes a state) stay in memory.
+
+    Args:
+        model: :func:`model_key` of the encoder.
+    """
+
+    def __init__(self, model: str):
+        self.model = model
+        self._times: list[np.ndarray] = []
+        self._rows: SpilledRows | None = None
+
+    def add(self, offset: float, states: EncoderStates) -> None:
+        """The states of the window starting ``offset`` seconds into the signal."""
+        if not len(states):
+            return
+        if self._rows is None:
+            self._rows = SpilledRows(states.states.shape[1], np.float16, "encoder states")
+        self._times.append(states.times + offset)
+        self._rows.append(states.states)
+
+    def result(self) -> EncoderStates:
+        """All the states added, on the signal's timeline."""
+        if self._rows is None:
+            return EncoderStates(np.zeros(0), np.zeros((0, 0), np.float16), self.model)
+        return EncoderStates(np.concatenate(self._times), self._rows, self.model)
 
 
 def model_key(model_dir: str, compute_type: str) -> str:
@@ -237,8 +261,10 @@ def encode_speech(model, audio: "np.ndarray | AudioSource", key: str, batch_size
     source = as_source(audio)
     if segments is None:
         if len(source) > WINDOW_SECONDS * SAMPLE_RATE:
-            return join_states([(lo / SAMPLE_RATE, encode_speech(model, x, key, batch_size))
-                                for lo, x in windows(source, WINDOW_SECONDS)], key)
+            joined = StatesJoiner(key)
+            for lo, x in windows(source, WINDOW_SECONDS):
+                joined.add(lo / SAMPLE_RATE, encode_speech(model, x, key, batch_size))
+            return joined.result()
         audio = source.read()
         segments = get_speech_timestamps(audio, vad_options()) if len(audio) else []
     else:
