@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from ..config import AudioOptions
 from ..errors import ModelError
 from ..labels import EMOTIONS
 from ..models import load_model
+from ..progress import Hook
 from ..types import Scores, Utterance
 from ..whisper_states import CHUNK_SECONDS, STATE_SECONDS, EncoderStates, encode_speech, model_key
 from .base import SAMPLE_RATE, MediaContext, Needs
@@ -238,7 +239,7 @@ class VoiceFeatures:
 
     def features(self, audio: AudioSource | np.ndarray, spans: Sequence[tuple[float, float]],
                  states: EncoderStates | None = None,
-                 hook: Callable[[str, float, float], None] | None = None) -> np.ndarray:
+                 hook: Hook | None = None) -> np.ndarray:
         """One feature row per span ``(start, end)`` in seconds of ``audio`` (16 kHz mono).
 
         Args:

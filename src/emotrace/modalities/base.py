@@ -16,6 +16,7 @@ import numpy as np
 
 from ..audio_source import AudioSource, as_source
 from ..media import SAMPLE_RATE, MediaInfo, frame_sampler  # noqa: F401  (SAMPLE_RATE re-exported)
+from ..progress import Hook
 from ..types import Scores, Utterance
 from ..whisper_states import EncoderStates
 
@@ -121,7 +122,7 @@ class ModalityScorer(Protocol):
     it out, with a reason, for speech in any other language. Empty: every language."""
 
     def score_utterances(self, media: MediaContext, utterances: Sequence[Utterance],
-                         hook: Callable[[str, float, float], None] | None = None
+                         hook: Hook | None = None
                          ) -> list[Scores | None]:
         """One Scores (or None when the modality cannot judge it) per utterance, in order."""
         ...
