@@ -254,3 +254,33 @@ def test_deleting_a_running_job_frees_its_actor(serve, ray_pipeline):
         assert time.monotonic() < deadline, "the actor kept analysing a deleted job"
         time.sleep(0.05)
     assert client.get(f"/jobs/{job_id}").status_code == 404
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_file_the_worker_does_not_see_travels_through_the_object_store(
+        ray_pipeline, reference, monkeypatch):
+    from emotrace.distributed import RayOptions
+    from emotrace.distributed.worker import MediaSource
+
+    real_of = MediaSource.of.__func__
+
+    def elsewhere(cls, path):  # as if the worker's node had another file at this path
+        source = real_of(cls, path)
+        return MediaSource(source.path, source.size, source.mtime + 3600)
+
+    monkeypatch.setattr(MediaSource, "of", classmethod(elsewhere))
+    pool = ray_pipeline.pool
+    monkeypatch.setattr(pool, "options", RayOptions(actors=2, transfer="auto"))
+    result = pool.analyze(FIXTURES / "dialogue.wav")
+    assert comparable(result) == reference["dialogue.wav"]
+    monkeypatch.setattr(pool, "options", RayOptions(actors=2, transfer="path"))
+    with pytest.raises(MediaError, match="does not see this path"):
+        pool.analyze(FIXTURES / "dialogue.wav")
+
+
+def test_the_benchmark_describes_itself():
+    proc = subprocess.run([sys.executable, str(Path(__file__).parents[1] / "benchmarks" / "ray_scale.py"),
+                           "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: .venv/bin/python benchmarks/ray_scale.py")

@@ -137,7 +137,8 @@ class ActorPool:
             return [self._actors[i] for i in self._busy]
 
     def memory(self) -> list[dict[str, Any]]:
-        """Each actor's process id, node id and resident memory in bytes."""
+        """Each actor's process id (``pid``), node id (``node``), resident memory in bytes
+        (``rss``) and CPU seconds used so far (``cpu_s``)."""
         ray = import_ray()
         return ray.get([a.where.remote() for a in self._actors])
 

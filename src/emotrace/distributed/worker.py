@@ -118,7 +118,8 @@ class AnalysisWorker:
         return self.pipeline.describe()
 
     def where(self) -> dict[str, Any]:
-        """This actor's process id, node id and memory in use (resident bytes)."""
+        """This actor's process id, node id, memory in use (resident bytes) and the CPU
+        seconds it has used (user + system, all its threads)."""
         import ray
 
         rss = 0
@@ -127,7 +128,9 @@ class AnalysisWorker:
                 rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         except (OSError, ValueError, IndexError):
             pass
-        return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(), "rss": rss}
+        times = os.times()
+        return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(), "rss": rss,
+                "cpu_s": times.user + times.system}
 
     def analyze(self, call_id: str, media: MediaSource | None, audio: MediaSource | None,
                 transcript: str | None) -> Outcome:
