@@ -52,3 +52,17 @@ def test_the_training_commands_default_to_the_recipes():
     assert {k: args[k] for k in text.ENCODER} == text.ENCODER
     args = vars(dialogue.parser().parse_args([]))
     assert {k: args[k] for k in text.DIALOGUE} == text.DIALOGUE
+
+
+@pytest.mark.parametrize("model", ["text", "audio", "face"])
+def test_each_model_has_one_entry_point(model):
+    """``python -m training.MODEL`` runs the recipe; here only its --help (training takes hours)."""
+    pytest.importorskip("torch", reason="training code needs torch: bash scripts/setup --train")
+    pytest.importorskip("transformers", reason="training code needs transformers: bash scripts/setup --train")
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", f"training.{model}", "--help"], capture_output=True, text=True,
+                          cwd=MODELS.parents[2], timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"usage: python -m training.{model}") and "--data-dir" in proc.stdout

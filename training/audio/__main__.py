@@ -12,18 +12,14 @@ Then ``cp OUT/mlp/model.onnx OUT/mlp/config.json src/emotrace/models/audio/`` sh
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
+from ..entry import recipe_args
 from . import features, train
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m training.audio", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default="../shared/data", help="holds the speech-emotion corpora")
-    p.add_argument("--out", type=Path, default=Path("runs/voice"), help="folder for the features and the model")
-    args = p.parse_args(argv)
+    args = recipe_args("python -m training.audio", __doc__, argv, data_dir="../shared/data",
+                       data_help="holds the speech-emotion corpora",
+                       out="runs/voice", out_help="folder for the features and the model")
     feats = args.out / "features.npz"
     if not feats.exists():
         features.main(["--data-dir", args.data_dir, "--out", str(feats)])

@@ -8,18 +8,15 @@ validation (7–10 minutes an epoch on one busy core). Then
 
 from __future__ import annotations
 
-import argparse
-
+from ..entry import recipe_args
 from . import train
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m training.face", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default="../shared/data/fer2013", help="holds train.npz and validation.npz")
-    p.add_argument("--out", default="runs/face/vgg", help="run folder (best.pt, model.onnx, config.json)")
-    args = p.parse_args(argv)
-    train.main(["--data-dir", args.data_dir, "--out", args.out])
+    args = recipe_args("python -m training.face", __doc__, argv, data_dir="../shared/data/fer2013",
+                       data_help="holds train.npz and validation.npz",
+                       out="runs/face/vgg", out_help="run folder (best.pt, model.onnx, config.json)")
+    train.main(["--data-dir", args.data_dir, "--out", str(args.out)])
 
 
 if __name__ == "__main__":

@@ -12,19 +12,15 @@ Then ``cp OUT/model/* src/emotrace/models/text/`` ships it.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
+from ..entry import recipe_args
 from . import dialogue, export, train
 from .recipe import VERSION
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m training.text", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default="../shared/data", help="holds meld/train_sent_emo.csv and dev_sent_emo.csv")
-    p.add_argument("--out", type=Path, default=Path("runs/text"), help="folder for the runs and the model")
-    args = p.parse_args(argv)
+    args = recipe_args("python -m training.text", __doc__, argv, data_dir="../shared/data",
+                       data_help="holds meld/train_sent_emo.csv and dev_sent_emo.csv",
+                       out="runs/text", out_help="folder for the runs and the model")
     encoder, model = args.out / "encoder", args.out / "model"
     train.main(["--data-dir", args.data_dir, "--out", str(encoder)])
     export.main(["--data-dir", args.data_dir, "--run", str(encoder), "--out", str(model), "--version", VERSION])
