@@ -163,6 +163,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from .export import EXTENSIONS, render_many
     from .targets import expand_inputs, output_paths
 
+    if args.ray is not None and Path(args.ray).exists():  # "--ray FILE …" took a file as address
+        args.files, args.ray = [args.ray, *args.files], "auto"
     inputs = expand_inputs(args.files)
     folder = any(Path(f).is_dir() for f in args.files)
     if len(inputs) > 1 and (args.audio or args.transcript is not None):
