@@ -41,9 +41,9 @@ def test_main_face_stays_the_same_person_not_the_largest_newcomer():
 
 def test_tracking_follows_a_face_through_frames(scorer):
     clip = shared_data("media", "talking-head", "face_2.mp4")
-    from emotrace.media import sample_frames
+    from emotrace.media import iter_frames
 
-    times, frames = sample_frames(clip, 2.0, 480)
+    times, frames = zip(*iter_frames(clip, 2.0, 480))
     follower = scorer.follower()
     faces = [f for t, frame in zip(times, frames) if (f := follower.step(float(t), frame)[1]) is not None]
     assert len(faces) >= 0.8 * len(frames)

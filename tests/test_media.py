@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from emotrace.errors import MediaError
-from emotrace.media import decode_audio, iter_frames, probe, sample_frames
+from emotrace.media import decode_audio, frame_sampler, iter_frames, probe
 from emotrace.modalities.base import SAMPLE_RATE
 
 from .conftest import FIXTURES, shared_data
@@ -96,24 +96,33 @@ def test_garbage_after_a_valid_header_is_refused(tmp_path):
         decode_audio(bad)
 
 
-def test_sample_frames_at_the_requested_rate():
-    times, frames = sample_frames(FIXTURES / "dialogue.mp4", fps=2.0)
+def sampled(path, fps, max_side=0):
+    pairs = list(iter_frames(path, fps, max_side))
+    return np.array([t for t, _ in pairs]), [f for _, f in pairs]
+
+
+def test_frames_are_sampled_at_the_requested_rate():
+    times, frames = sampled(FIXTURES / "dialogue.mp4", fps=2.0)
     assert len(frames) == len(times) and 44 <= len(frames) <= 48
     assert np.all(np.diff(times) > 0.4)
     f = frames[0]
     assert f.shape == (120, 160, 3) and f.dtype == np.uint8 and f.std() > 5  # a real picture
 
 
-def test_sample_frames_scales_down_and_streams():
-    times, frames = sample_frames(FIXTURES / "no_audio.mp4", fps=1.0, max_side=80)
+def test_sampled_frames_scale_down_and_stream():
+    times, frames = sampled(FIXTURES / "no_audio.mp4", fps=1.0, max_side=80)
     assert frames[0].shape == (60, 80, 3) and len(frames) == 3
     first = next(iter_frames(FIXTURES / "no_audio.mp4", fps=1.0))
     assert first[0] == 0.0
+    # a sampler starts a fresh pass per call, at the smaller of its own and the asked size
+    sampler = frame_sampler(FIXTURES / "no_audio.mp4", 1.0, max_side=80)
+    assert [f.shape for _, f in sampler(grey=True)] == [(60, 80)] * 3
+    assert next(sampler(max_side=40))[1].shape == (30, 40, 3)
 
 
 def test_audio_file_has_no_frames():
     with pytest.raises(MediaError, match="no video stream"):
-        sample_frames(FIXTURES / "dialogue.wav", fps=1.0)
+        next(iter_frames(FIXTURES / "dialogue.wav", fps=1.0))
 
 
 def test_other_containers(tmp_path):

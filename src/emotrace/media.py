@@ -266,17 +266,3 @@ def frame_sampler(path: str | Path, fps: float, max_side: int = 0
         return iter_frames(path, fps, side, grey=grey, want=want)
 
     return stream
-
-
-def sample_frames(path: str | Path, fps: float, max_side: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
-    """All frames :func:`iter_frames` yields, as ``(times, frames)``.
-
-    Returns:
-        ``times``: float64 seconds, increasing; ``frames``: HxWx3 uint8 RGB arrays.
-    """
-    times: list[float] = []
-    frames: list[np.ndarray] = []
-    for t, f in iter_frames(path, fps, max_side):
-        times.append(t)
-        frames.append(f)
-    return np.asarray(times, dtype=np.float64), frames
