@@ -1,0 +1,1 @@
+"""Training-side tools for the speaker model: export CAM++ to ONNX, tune the clustering."""
