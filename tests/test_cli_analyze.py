@@ -92,7 +92,7 @@ def test_several_files_to_a_directory(fake_text, cache_dir, tmp_path, capsys):
 def test_one_file_to_a_path(fake_text, cache_dir, tmp_path, capsys):
     target = tmp_path / "result.csv"
     code, _, _ = run(capsys, "-f", "csv", "-o", str(target), WAV)
-    assert code == 0 and target.read_text().startswith("start,end,text,")
+    assert code == 0 and target.read_text().startswith("start,end,speaker,text,")
 
 
 def test_several_files_to_stdout(fake_text, cache_dir, capsys):
@@ -135,12 +135,12 @@ def test_readme_command(tmp_path):
                           timeout=600)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert "5 utterances" in lines[0] and len(lines) == 2 + len(SENTENCES)
+    assert "5 utterances" in lines[0] and "1 speaker" in lines[0] and len(lines) == 2 + len(SENTENCES)
     assert "happy" in lines[2] and "positive" in lines[2]
     # the default fusion keeps the sad and the fearful line as the words read them, although the
     # voice (synthetic speech, far from what it heard) calls them joy and anger
-    assert "dog died" in lines[4] and lines[4].split()[1] in ("sadness", "fear"), lines[4]
-    assert "terrified" in lines[5] and lines[5].split()[1] in ("sadness", "fear"), lines[5]
+    assert "dog died" in lines[4] and lines[4].split()[2] in ("sadness", "fear"), lines[4]
+    assert "terrified" in lines[5] and lines[5].split()[2] in ("sadness", "fear"), lines[5]
 
 
 @needs_text_model

@@ -125,7 +125,7 @@ def test_progress_hook_sees_every_stage():
     calls = []
     Pipeline(PipelineConfig()).analyze(FIXTURES / "dialogue.mp4", hook=lambda s, d, t: calls.append((s, d, t)))
     order = list(dict.fromkeys(stage for stage, _, _ in calls))
-    assert order == ["media", "asr", "text", "audio", "face"], order
+    assert order == ["media", "asr", "speakers", "text", "audio", "face"], order
     assert all(0 <= d <= t for _, d, t in calls)
     for stage in order:  # each stage reaches its end
         last = [(d, t) for s, d, t in calls if s == stage][-1]

@@ -127,3 +127,59 @@ def test_options_are_validated():
         SegmentationOptions(pause=0)
     with pytest.raises(ConfigError, match="max_duration"):
         SegmentationOptions(max_duration=0.5)
+
+
+# --- with speaker turns ------------------------------------------------------------------------
+
+def _turns(*spans):
+    from emotrace.diarization import Diarization
+    from emotrace.types import SpeakerTurn
+
+    turns = tuple(SpeakerTurn(a, b, s) for a, b, s in spans)
+    return Diarization(turns, tuple(dict.fromkeys(t.speaker for t in turns)))
+
+
+def test_a_speaker_change_is_always_a_boundary_even_without_a_pause():
+    ws = words("hello there how are you fine thanks")  # no pause anywhere
+    found = segment(ws, speakers=_turns((0.0, 1.5, "S1"), (1.5, 3.0, "S2")))
+    assert [u.speaker for u in found] == ["S1", "S2"]
+    assert texts(found) == ["hello there how are you", "fine thanks"]
+
+
+def test_one_speakers_multi_sentence_turn_stays_one_utterance():
+    ws = words("I agree. ~ It works. ~ Ship it. | No. wait please")
+    turns = _turns((0.0, 3.1, "S1"), (3.1, 9.0, "S2"))
+    found = segment(ws, speakers=turns)
+    assert texts(found) == ["I agree. It works. Ship it.", "No. wait please"]
+    assert [u.speaker for u in found] == ["S1", "S2"]
+    # without speakers the same words split at every sentence end
+    assert len(segment(ws)) > 2
+
+
+def test_a_long_turn_is_still_cut_at_the_maximum_length():
+    ws = words(" ".join(["word"] * 60))  # 18 s of one speaker
+    found = segment(ws, SegmentationOptions(max_duration=8.0),
+                    speakers=_turns((0.0, 18.0, "S1"), (18.0, 20.0, "S2")))
+    assert len(found) >= 3 and all(u.duration <= 8.0 for u in found)
+    assert {u.speaker for u in found} == {"S1"}
+
+
+def test_a_word_straddling_a_change_goes_to_who_holds_most_of_it():
+    ws = [Word(0.0, 0.4, "yes"), Word(0.5, 1.0, "indeed"), Word(1.1, 1.5, "no"), Word(1.6, 2.0, "way")]
+    # the change falls inside "no" (1.1-1.5), whose larger part is S2's
+    found = segment(ws, speakers=_turns((0.0, 1.2, "S1"), (1.2, 2.0, "S2")))
+    assert texts(found) == ["yes indeed", "no way"]
+
+
+def test_a_back_channel_is_not_merged_into_another_speakers_line():
+    ws = words("we lost the grant this spring | okay | so the trip is cancelled")
+    found = segment(ws, speakers=_turns((0.0, 1.9, "S1"), (2.7, 3.0, "S2"), (3.9, 6.0, "S1")))
+    assert [u.speaker for u in found] == ["S1", "S2", "S1"] and texts(found)[1] == "okay"
+
+
+def test_one_speaker_keeps_the_usual_rules_and_names_the_speaker():
+    ws = words("I agree. ~ It works. ~ Ship it.")
+    plain = segment(ws)
+    found = segment(ws, speakers=_turns((0.0, 5.0, "S1")))
+    assert texts(found) == texts(plain) and {u.speaker for u in found} == {"S1"}
+    assert all(u.speaker is None for u in plain)

@@ -177,6 +177,9 @@ class SegmentationOptions:
         split_on_punctuation: end an utterance after a word ending a sentence (``. ! ?``).
         min_words: utterances with fewer words are merged into the nearer neighbour …
         max_merge_gap: … when the silence to that neighbour is at most this long (seconds).
+        turn_pause: with two or more speakers, a silence at least this long (seconds) ends an
+            utterance inside one speaker's turn (which otherwise stays whole, up to
+            ``max_duration``).
     """
 
     pause: float = 0.7
@@ -184,12 +187,53 @@ class SegmentationOptions:
     split_on_punctuation: bool = True
     min_words: int = 2
     max_merge_gap: float = 1.0
+    turn_pause: float = 2.0
 
     def __post_init__(self) -> None:
         check_range("pause", self.pause, 0.05, 10.0)
         check_range("max_duration", self.max_duration, 1.0, 300.0)
         check_range("min_words", self.min_words, 1, 50)
         check_range("max_merge_gap", self.max_merge_gap, 0.0, 10.0)
+        check_range("turn_pause", self.turn_pause, 0.05, 60.0)
+
+
+@dataclass(frozen=True)
+class DiarizationOptions:
+    """Who spoke when (:mod:`emotrace.diarization`).
+
+    Attributes:
+        enabled: find speakers; False leaves every utterance without one (``--no-diarize``).
+        model: ``"default"`` for the speaker model shipped in the package (CAM++), or a
+            directory holding ``model.onnx`` and ``config.json``.
+        num_speakers: the number of speakers when known (``--speakers N``); None finds it.
+        min_speakers, max_speakers: bounds on the number found.
+        threshold: the clustering's cosine-distance cut; None takes the model's tuned value.
+        window, step: length and hop (seconds) of the windows each given one voice embedding.
+        threads: intra-op threads for ONNX Runtime; 0 lets it decide.
+    """
+
+    enabled: bool = True
+    model: str = "default"
+    num_speakers: int | None = None
+    min_speakers: int = 1
+    max_speakers: int = 8
+    threshold: float | None = None
+    window: float = 1.5
+    step: float = 0.75
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.num_speakers is not None:
+            check_range("num_speakers", self.num_speakers, 1, 50)
+        check_range("min_speakers", self.min_speakers, 1, 50)
+        check_range("max_speakers", self.max_speakers, 1, 50)
+        if self.min_speakers > self.max_speakers:
+            raise ConfigError(f"min_speakers ({self.min_speakers}) is more than max_speakers ({self.max_speakers})")
+        if self.threshold is not None:
+            check_range("threshold", self.threshold, 0.0, 2.0)
+        check_range("window", self.window, 0.5, 10.0)
+        check_range("step", self.step, 0.1, self.window)
+        check_range("threads", self.threads, 0, 256)
 
 
 @dataclass(frozen=True)
@@ -342,7 +386,7 @@ class PipelineConfig:
     Attributes:
         modalities: the modalities scored and fused, by name (``"text"`` …); the pipeline
             checks the names against the scorers it knows.
-        media, asr, segmentation, text, audio, face: the options of each stage (those of a
+        media, asr, segmentation, diarization, text, audio, face: the options of each stage (those of a
             modality not in ``modalities`` are unused).
         fusion: a :class:`FusionOptions` (how the modalities are combined, :mod:`emotrace.fusion`).
     """
@@ -351,6 +395,7 @@ class PipelineConfig:
     media: MediaOptions = field(default_factory=MediaOptions)
     asr: AsrOptions = field(default_factory=AsrOptions)
     segmentation: SegmentationOptions = field(default_factory=SegmentationOptions)
+    diarization: DiarizationOptions = field(default_factory=DiarizationOptions)
     text: TextOptions = field(default_factory=TextOptions)
     audio: AudioOptions = field(default_factory=AudioOptions)
     face: FaceOptions = field(default_factory=FaceOptions)
@@ -364,6 +409,7 @@ class PipelineConfig:
             raise ConfigError(f"modalities has duplicates: {self.modalities!r}")
         object.__setattr__(self, "modalities", tuple(self.modalities))
         for name, cls in (("media", MediaOptions), ("asr", AsrOptions), ("segmentation", SegmentationOptions),
+                          ("diarization", DiarizationOptions),
                           ("text", TextOptions), ("audio", AudioOptions), ("face", FaceOptions),
                           ("fusion", FusionOptions)):
             if not isinstance(getattr(self, name), cls):

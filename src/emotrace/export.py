@@ -36,10 +36,11 @@ MODALITIES: tuple[str, ...] = ("text", "audio", "face")
 """The modalities whose fusion weights the CSV lists."""
 
 CSV_COLUMNS: tuple[str, ...] = (
-    "start", "end", "text", "emotion", "emotion_confidence", "sentiment", "sentiment_confidence",
+    "start", "end", "speaker", "text", "emotion", "emotion_confidence", "sentiment", "sentiment_confidence",
     *(f"emotion_{e}" for e in EMOTIONS), *(f"sentiment_{s}" for s in SENTIMENTS),
     "agreement", "modalities_agree", *(f"weight_{m}" for m in MODALITIES), "absent")
-"""The CSV header (a ``words`` column is added when words are requested). ``weight_*`` is the
+"""The CSV header (a ``words`` column is added when words are requested). ``speaker`` is ``S1``,
+``S2``, … (empty when speakers were not looked for). ``weight_*`` is the
 fusion weight each modality got for the utterance (empty where it did not judge it);
 ``absent`` names the modalities left out of it and why (``text: text model supports en only``)."""
 
@@ -72,7 +73,7 @@ def _csv(result: AnalysisResult, include_words: bool) -> str:
     writer.writerow(CSV_COLUMNS + (("words",) if include_words else ()))
     for r in result.utterances:
         s, u = r.scores, r.utterance
-        row = [f"{u.start:.3f}", f"{u.end:.3f}", u.text,
+        row = [f"{u.start:.3f}", f"{u.end:.3f}", u.speaker or "", u.text,
                s.top_emotion, f"{s.emotion(s.top_emotion):.4f}",
                s.top_sentiment, f"{s.sentiment(s.top_sentiment):.4f}",
                *(f"{p:.4f}" for p in s.emotions), *(f"{p:.4f}" for p in s.sentiments),
@@ -109,16 +110,27 @@ def _cue_text(text: str) -> str:
     return " ".join(text.split()).replace("-->", "->")
 
 
+def _said_by(r: UtteranceResult) -> str:
+    """``S1: `` before a subtitle's words when the utterance has a speaker."""
+    return f"{r.utterance.speaker}: " if r.utterance.speaker else ""
+
+
+def _voice(r: UtteranceResult) -> str:
+    """WebVTT's voice tag ``<v S1>`` before a cue's words when the utterance has a speaker."""
+    return f"<v {r.utterance.speaker}>" if r.utterance.speaker else ""
+
+
 def _srt(result: AnalysisResult, include_words: bool) -> str:
     cues = [f"{i}\n{timestamp(r.utterance.start)} --> {timestamp(r.utterance.end)}\n"
-            f"{_cue_text(r.utterance.text)}\n{cue_label(r)}\n"
+            f"{_said_by(r)}{_cue_text(r.utterance.text)}\n{cue_label(r)}\n"
             for i, r in enumerate(result.utterances, 1)]
     return "\n".join(cues)
 
 
 def _vtt(result: AnalysisResult, include_words: bool) -> str:
     cues = [f"{i}\n{timestamp(r.utterance.start, '.')} --> {timestamp(r.utterance.end, '.')}\n"
-            f"{_cue_text(r.utterance.text).replace('&', '&amp;').replace('<', '&lt;')}\n{cue_label(r)}\n"
+            f"{_voice(r)}{_cue_text(r.utterance.text).replace('&', '&amp;').replace('<', '&lt;')}\n"
+            f"{cue_label(r)}\n"
             for i, r in enumerate(result.utterances, 1)]
     note = language_line(result) if result.metadata.get("absent_modalities") else ""
     # A NOTE block is WebVTT's comment: players skip it; "-->" may not appear in it.
@@ -146,6 +158,9 @@ def _table(result: AnalysisResult, include_words: bool) -> str:
         head.append(f"{float(md['duration']):.1f} s")
     n = len(result.utterances)
     head.append(f"{n} utterance{'' if n == 1 else 's'}")
+    if md.get("speakers"):
+        k = len(md["speakers"])
+        head.append(f"{k} speaker{'' if k == 1 else 's'}")
     if language_line(result):
         head.append(language_line(result))
     lines = [" · ".join(h for h in head if h)]
@@ -153,20 +168,24 @@ def _table(result: AnalysisResult, include_words: bool) -> str:
         if md.get("reason"):
             lines.append(f"no utterances: {md['reason']}")
         return "\n".join(lines) + "\n"
+    with_speakers = any(r.utterance.speaker for r in result.utterances)
     rows = [(f"{_clock(r.utterance.start)}–{_clock(r.utterance.end)}",
+             *((r.utterance.speaker or "",) if with_speakers else ()),
              f"{r.scores.top_emotion} {r.scores.emotion(r.scores.top_emotion):.2f}",
              f"{r.scores.top_sentiment} {r.scores.sentiment(r.scores.top_sentiment):.2f}",
              disagreement(r), r.utterance.text) for r in result.utterances]
-    header = ("time", "emotion", "sentiment", "modalities", "text")
-    widths = [max(len(x[i]) for x in (header, *rows)) for i in range(4)]
+    header = ("time", *(("speaker",) if with_speakers else ()), "emotion", "sentiment", "modalities", "text")
+    last = len(header) - 1
+    widths = [max(len(x[i]) for x in (header, *rows)) for i in range(last)]
+
     def line(row: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4]
+        return "  ".join(c.ljust(w) for c, w in zip(row[:last], widths)) + "  " + row[last]
 
     lines.append(line(header))
     for r, row in zip(result.utterances, rows):
         lines.append(line(row))
         if include_words:
-            lines.append(" " * (sum(widths) + 8)
+            lines.append(" " * (sum(widths) + 2 * last)
                          + " ".join(f"{w.text}@{w.start:.2f}" for w in r.utterance.words))
     return "\n".join(lines) + "\n"
 

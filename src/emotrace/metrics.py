@@ -1,4 +1,4 @@
-"""Classification metrics (weighted F1, macro F1, accuracy, per-class F1, UAR, calibration error) and the word error rate, in plain NumPy.
+"""Classification metrics (weighted F1, macro F1, accuracy, per-class F1, UAR, calibration error), the word error rate and the diarization error rate, in NumPy (SciPy for the speaker mapping).
 
 Kept here rather than taken from scikit-learn so that ``emotrace evaluate`` needs no training
 dependency; the definitions match scikit-learn's ``f1_score`` with ``zero_division=0``.
@@ -151,3 +151,54 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
         for j, h in enumerate(hyp, 1):
             prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
     return row[-1] / len(ref)
+
+
+def diarization_error_rate(reference: Sequence[tuple[float, float, str]],
+                           hypothesis: Sequence[tuple[float, float, str]],
+                           collar: float = 0.25, step: float = 0.01) -> dict[str, float]:
+    """Diarization error rate of ``hypothesis`` turns against ``reference`` turns.
+
+    Both are ``(start, end, speaker)`` in seconds; reference turns may overlap. Time is cut
+    into ``step``-second frames; frames within ``collar`` seconds of a reference turn's start
+    or end are not scored (the usual 0.25 s forgives boundary placement; 0 scores everything).
+    Hypothesis speakers are mapped one-to-one to reference speakers so as to maximise the
+    time they share (Hungarian assignment), as NIST's md-eval and pyannote.metrics do.
+
+    Returns:
+        ``der`` = (missed + false alarm + confusion) / scored reference speech, and those
+        three parts in seconds with ``total`` (the scored reference speech).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    end = max([e for _, e, _ in list(reference) + list(hypothesis)], default=0.0)
+    n = int(np.ceil(end / step)) + 1
+    ref_names = sorted({s for _, _, s in reference})
+    hyp_names = sorted({s for _, _, s in hypothesis})
+
+    def grid(turns, names):
+        g = np.zeros((len(names), n), dtype=bool)
+        for a, b, s in turns:
+            g[names.index(s), int(round(a / step)):int(round(b / step))] = True
+        return g
+
+    ref, hyp = grid(reference, ref_names), grid(hypothesis, hyp_names)
+    scored = np.ones(n, dtype=bool)
+    if collar > 0:
+        c = int(round(collar / step))
+        for a, b, _ in reference:
+            for t in (int(round(a / step)), int(round(b / step))):
+                scored[max(0, t - c):t + c] = False
+    ref, hyp = ref[:, scored], hyp[:, scored]
+    n_ref, n_hyp = ref.sum(axis=0), hyp.sum(axis=0)
+    shared = ref.astype(np.int64) @ hyp.T.astype(np.int64)  # frames each pair shares
+    correct = 0
+    if shared.size:
+        rows, cols = linear_sum_assignment(-shared)
+        correct = int(shared[rows, cols].sum())
+    total = float(n_ref.sum())
+    missed = float(np.maximum(n_ref - n_hyp, 0).sum())
+    false_alarm = float(np.maximum(n_hyp - n_ref, 0).sum())
+    confusion = float(np.minimum(n_ref, n_hyp).sum() - correct)
+    der = (missed + false_alarm + confusion) / total if total else 0.0
+    return {"der": der, "missed": missed * step, "false_alarm": false_alarm * step,
+            "confusion": confusion * step, "total": total * step}

@@ -23,6 +23,7 @@ from .media import MediaInfo, decode_audio_source, probe
 from .modalities.base import MediaContext, ModalityScorer
 from .progress import Hook, no_progress
 from .segmentation import segment
+from .speaker_summary import speaker_summary
 from .types import AnalysisResult, Scores, Utterance, UtteranceResult
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,12 @@ def _face_scorer(config: PipelineConfig) -> ModalityScorer:
     from .modalities.face import FaceScorer
 
     return FaceScorer(config.face)
+
+
+def _diarizer(config: PipelineConfig) -> Any:
+    from .diarization import Diarizer
+
+    return Diarizer(config.diarization)
 
 
 SCORER_FACTORIES: dict[str, Callable[[PipelineConfig], ModalityScorer]] = {
@@ -89,6 +96,9 @@ class Pipeline:
         transcriber: a ready recogniser to use instead of building one from ``config.asr``
             (anything with :class:`~emotrace.asr.Transcriber`'s ``transcribe``, ``model_name``,
             ``device`` and ``compute_type``).
+        diarizer: a ready speaker finder to use instead of building one from
+            ``config.diarization`` (anything with :class:`~emotrace.diarization.Diarizer`'s
+            ``diarize`` and ``model_name``); none is built when diarization is off.
 
     Raises:
         ConfigError: an unknown modality name.
@@ -97,13 +107,15 @@ class Pipeline:
 
     def __init__(self, config: PipelineConfig = PipelineConfig(), *,
                  scorers: Mapping[str, ModalityScorer] | None = None,
-                 transcriber: Transcriber | None = None):
+                 transcriber: Transcriber | None = None, diarizer: Any = None):
         given = dict(scorers or {})
         known = sorted(set(SCORER_FACTORIES) | set(given))
         for name in config.modalities:
             check_choice("modality", name, known)
         self.config = config
         self.transcriber = transcriber if transcriber is not None else Transcriber(config.asr)
+        self.diarizer = diarizer if diarizer is not None or not config.diarization.enabled \
+            else _diarizer(config)
         self.scorers: dict[str, ModalityScorer] = {
             name: given[name] if name in given else SCORER_FACTORIES[name](config)
             for name in config.modalities}
@@ -114,6 +126,7 @@ class Pipeline:
 
         return {"version": __version__, "modalities": list(self.scorers),
                 "models": {"asr": self.transcriber.model_name,
+                           **({"speakers": self.diarizer.model_name} if self.diarizer else {}),
                            **{name: s.model_name for name, s in self.scorers.items()}},
                 "asr_device": f"{self.transcriber.device}/{self.transcriber.compute_type}"}
 
@@ -174,6 +187,7 @@ class Pipeline:
         lap("media")
 
         reason = None
+        speakers = None
         extra: dict[str, Any] = {}
         states = None
         language_probability: float | None = None
@@ -189,7 +203,10 @@ class Pipeline:
             keep = any(s.needs.encoder_states for s in self.scorers.values())
             heard = self.transcriber.transcribe(audio, hook, keep_states=keep)
             lap("asr")
-            utterances = segment(heard.words, self.config.segmentation, duration)
+            if self.diarizer is not None and heard.words:
+                speakers = self.diarizer.diarize(audio, hook)
+                lap("speakers")
+            utterances = segment(heard.words, self.config.segmentation, duration, speakers)
             lap("segmentation")
             language, language_source = heard.language, heard.language_source
             if heard.language:
@@ -243,6 +260,9 @@ class Pipeline:
             **({"absent_modalities": absent} if absent else {}),
             "modalities": d["modalities"], "models": d["models"], "emotrace_version": d["version"],
             "asr_device": d["asr_device"], **extra, "timings": timings}
+        if speakers is not None:
+            metadata["speakers"] = speaker_summary(results, speakers)
+            metadata["speaker_turns"] = [[t.start, t.end, t.speaker] for t in speakers.turns]
         if reason and not results:
             metadata["reason"] = reason
         return AnalysisResult(tuple(results), metadata)

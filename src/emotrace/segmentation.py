@@ -4,14 +4,25 @@ An utterance ends at a pause, after a word that ends a sentence, or before it wo
 the maximum length (then it is split at its widest pause, preferring one after a comma).
 Fragments with too few words to judge are then merged into the nearer neighbour when the
 silence between them is short. Every utterance keeps its words with their times.
+
+With speaker turns from two or more speakers (:mod:`emotrace.diarization`), each word goes to
+the speaker who holds most of its time span, a change of speaker always ends an utterance, and
+one speaker's turn stays one utterance, however many sentences it holds, unless it is longer
+than the maximum or holds a silence of ``turn_pause`` seconds; fragments merge only within
+one speaker's turn. With one speaker the rules above apply unchanged.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections import Counter
+from dataclasses import replace
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .config import SegmentationOptions
 from .types import Utterance, Word
+
+if TYPE_CHECKING:
+    from .diarization import Diarization
 
 SENTENCE_END = (".", "!", "?", "…", "。", "！", "？")
 _CLAUSE_END = (",", ";", ":", "—", "–")
@@ -116,14 +127,27 @@ def _merge_short(groups: list[list[Word]], o: SegmentationOptions) -> list[list[
     return groups
 
 
+def _by_turn(words: Sequence[Word], speakers: Sequence[str | None]) -> list[tuple[str | None, list[Word]]]:
+    """Runs of consecutive words said by one speaker."""
+    runs: list[tuple[str | None, list[Word]]] = []
+    for w, who in zip(words, speakers):
+        if runs and runs[-1][0] == who:
+            runs[-1][1].append(w)
+        else:
+            runs.append((who, [w]))
+    return runs
+
+
 def segment(words: Iterable[Word], options: SegmentationOptions = SegmentationOptions(),
-            duration: float | None = None) -> list[Utterance]:
+            duration: float | None = None, speakers: "Diarization | None" = None) -> list[Utterance]:
     """Group timed words into utterances.
 
     Args:
         words: transcribed words (any order; empty texts are dropped).
         options: pause length, maximum length, punctuation splitting, short-fragment merging.
         duration: the media's length; when given, every time is clamped inside it.
+        speakers: the speaker turns, when speakers were looked for; every utterance then
+            names its speaker, and with two or more speakers the turns shape the utterances.
 
     Returns:
         Utterances in time order, non-overlapping, each with its words; empty for no words.
@@ -131,5 +155,26 @@ def segment(words: Iterable[Word], options: SegmentationOptions = SegmentationOp
     cleaned = _clean(words, duration)
     if not cleaned:
         return []
-    groups = _merge_short(_split(cleaned, options), options)
-    return [Utterance(g[0].start, g[-1].end, join_words(g), tuple(g)) for g in groups]
+    who = [speakers.speaker_at(w.start, w.end) for w in cleaned] if speakers else [None] * len(cleaned)
+    if speakers is None or len(speakers.speakers) < 2:
+        groups = _merge_short(_split(cleaned, options), options)
+        return [_utterance(g, who, cleaned) for g in groups]
+    turn_options = replace(options, pause=max(options.pause, options.turn_pause), split_on_punctuation=False)
+    out: list[Utterance] = []
+    for speaker, run in _by_turn(cleaned, who):
+        for g in _merge_short(_split(run, turn_options), turn_options):
+            out.append(Utterance(g[0].start, g[-1].end, join_words(g), tuple(g), speaker))
+    return out
+
+
+def _utterance(group: list[Word], who: Sequence[str | None], words: Sequence[Word]) -> Utterance:
+    """An utterance of ``group``, said by the speaker of most of its words' time."""
+    speaker = None
+    if any(who):
+        index = {id(w): i for i, w in enumerate(words)}
+        held: Counter[str] = Counter()
+        for w in group:
+            if (s := who[index[id(w)]]) is not None:
+                held[s] += max(w.end - w.start, 1e-3)
+        speaker = held.most_common(1)[0][0] if held else None
+    return Utterance(group[0].start, group[-1].end, join_words(group), tuple(group), speaker)

@@ -47,13 +47,24 @@ class Word:
 
 
 @dataclass(frozen=True)
+class SpeakerTurn:
+    """A stretch of speech by one speaker (``"S1"``, ``"S2"``, … in order of first appearance)."""
+
+    start: float
+    end: float
+    speaker: str
+
+
+@dataclass(frozen=True)
 class Utterance:
-    """A span of speech judged as one unit: its time span, text and words."""
+    """A span of speech judged as one unit: its time span, text, words and speaker (when
+    speakers were looked for and found)."""
 
     start: float
     end: float
     text: str
     words: tuple[Word, ...] = ()
+    speaker: str | None = None
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -146,6 +157,8 @@ class UtteranceResult:
         u = self.utterance
         out: dict[str, Any] = {"start_time": round(u.start, 3), "end_time": round(u.end, 3),
                                "text": u.text, **self.scores.to_dict()}
+        if u.speaker is not None:
+            out["speaker"] = u.speaker
         if self.modalities:
             out["modalities"] = {name: m.to_dict() for name, m in self.modalities.items()}
             out["agreement"] = round(self.agreement, 4)
