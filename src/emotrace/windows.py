@@ -11,7 +11,10 @@ window, processed exactly as it always was.
 
 from __future__ import annotations
 
-from typing import Iterator
+import ctypes
+import ctypes.util
+import functools
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -27,6 +30,28 @@ QUIET_SECONDS = 0.5
 """Length of the quiet stretch a window ends in the middle of."""
 
 _FRAME = 160  # 10 ms energy frames
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc (macOS, musl, Windows): nothing to do
+        return None
+
+
+def release_freed_memory() -> None:
+    """Give the memory freed since the last window back to the system (glibc's ``malloc_trim``).
+
+    The recogniser's and the VAD's many mid-sized buffers of one window are freed into glibc's
+    heaps, which keep them: without this, the next window's peak sits on top of the last one's
+    leftovers (70-80 MB measured with tiny.en), and a file of two windows costs more than one of
+    one window. Elsewhere than glibc it does nothing.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def quietest_point(x: np.ndarray, sample_rate: int = SAMPLE_RATE) -> int:
@@ -64,4 +89,6 @@ def windows(source: AudioSource, window: float = WINDOW_SECONDS,
         x = source[lo:lo + size]
         cut = size - reach + quietest_point(x[size - reach:], rate)
         yield lo, x[:cut]
+        del x
+        release_freed_memory()
         lo += cut
