@@ -79,9 +79,11 @@ class ActorPool:
         self._started_here = connect(self.options)
         try:
             n = self.options.actors or cluster_actors(self.options.threads)
+            # max_concurrency: progress and cancel calls reach an actor while it analyses (the
+            # pool gives it one file at a time); SPREAD: the models' memory over every node
             remote = ray.remote(AnalysisWorker).options(
                 num_cpus=self.options.threads, max_concurrency=4, max_restarts=-1,
-                max_task_retries=0)
+                max_task_retries=0, scheduling_strategy="SPREAD")
             self._actors = [remote.remote(self.config) for _ in range(n)]
             self.description = self._wait_ready()
         except BaseException:
