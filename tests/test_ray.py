@@ -19,7 +19,7 @@ import pytest
 from emotrace.config import PipelineConfig
 from emotrace.errors import ClusterError, ConfigError, MediaError
 
-from .apihelpers import check_predict_shape, make_settings, upload, wait_for
+from .apihelpers import check_predict_shape, make_client, make_settings, upload, wait_for  # noqa: F401 (make_client: a fixture)
 from .conftest import FIXTURES
 
 FILES = ("dialogue.mp4", "dialogue.wav", "silence.wav")
@@ -284,3 +284,34 @@ def test_the_benchmark_describes_itself():
                            "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage: .venv/bin/python benchmarks/ray_scale.py")
+
+
+class DiesOnce:
+    """A pipeline whose worker dies during its first analysis (as a killed Ray actor does)."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+
+    def describe(self):
+        return self.inner.describe()
+
+    def analyze(self, path, **kwargs):
+        from emotrace.errors import WorkerLost
+
+        self.calls += 1
+        if self.calls == 1:
+            raise WorkerLost("the Ray worker analysing it died (test)")
+        return self.inner.analyze(path, **kwargs)
+
+
+@pytest.mark.parametrize("max_attempts, status", [(2, 200), (1, 503)])
+def test_predict_runs_again_when_its_worker_dies(make_client, max_attempts, status):
+    from .apihelpers import FakePipeline
+
+    pipeline = DiesOnce(FakePipeline())
+    client, _ = make_client(pipeline, max_attempts=max_attempts)
+    r = client.post("/predict", files=upload("dialogue.wav", "video_file"))
+    assert r.status_code == status, r.text
+    assert pipeline.calls == min(2, max_attempts)
+    if status == 503:
+        assert "died" in r.json()["detail"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import json
 import logging
 import shutil
@@ -18,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
+from ..cache import result_key
 from ..errors import ClusterError, ConfigError, EmotraceError, MediaError, ModelError, WorkerLost
+from ..progress import Hook
 from ..types import AnalysisResult, ModalityScores, Utterance, UtteranceResult
 from .middleware import storage_error
 from .runner import Runner, Slot
@@ -40,7 +41,7 @@ class AnalysisPipeline(Protocol):
     """What the service needs from :class:`emotrace.pipeline.Pipeline`."""
 
     def analyze(self, path: Any, *, audio_path: Any = None, transcript: str | None = None,
-                hook: Any = None) -> AnalysisResult: ...
+                hook: Hook | None = None) -> AnalysisResult: ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -143,13 +144,6 @@ def check_media(form: ReceivedForm, fields: list[str], needs_audio: bool,
         raise MediaError(f"{shown}: has no audio track; send one as audio_file, or the words as text")
 
 
-def worker_lost(exc: BaseException) -> bool:
-    """Whether an analysis failed because the process running it died (a Ray actor: see
-    :mod:`emotrace.distributed`), so running it again elsewhere may succeed. The local
-    pipeline never raises this: its process dying ends the server too."""
-    return isinstance(exc, WorkerLost)
-
-
 class _ProgressWriter:
     """A progress hook that records a job's progress, at most every ``interval`` seconds
     (and always on a new stage or a finished one), so a chatty stage costs no DB traffic.
@@ -193,26 +187,18 @@ class Service:
 
     def __post_init__(self) -> None:
         self.description = dict(self.pipeline.describe())
-        # Results depend on the models and the pipeline's options, so both are part of every
-        # cache key: a server restarted with other settings never serves stale results.
-        config = getattr(self.pipeline, "config", None)
-        options = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else None
-        self._signature = json.dumps({"models": self.description, "config": options},
-                                     sort_keys=True, default=str)
         self.settings.upload_dir.mkdir(parents=True, exist_ok=True)
 
-    def cache_key(self, media: StoredFile | None, audio: StoredFile | None,
-                  options: Mapping[str, Any]) -> str:
-        """Content hashes + options + model versions → the key results are stored under.
+    def cache_key(self, media: StoredFile | None, audio: StoredFile | None, transcript: str | None) -> str:
+        """The key results are stored under: :func:`emotrace.cache.result_key`, as the command
+        line's cache keys them (content hashes, transcript, the pipeline's models and options:
+        a server restarted with other settings never serves stale results).
 
         Files are keyed by role (media, separate sound), not by form field, so ``/predict``
         reuses what a job computed and the other way round.
         """
-        payload = json.dumps({"media": media.sha256 if media else None,
-                              "audio": audio.sha256 if audio else None,
-                              "options": dict(options), "models": self._signature},
-                             sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()
+        return result_key(self.description, getattr(self.pipeline, "config", None),
+                          media.sha256 if media else None, audio.sha256 if audio else None, transcript)
 
     # immediate analyses ----------------------------------------------------------------
 
@@ -242,8 +228,7 @@ class Service:
             owner: the API key's tag; only its own jobs' results are reused.
         """
         try:
-            options = {"transcript": transcript, "separate_audio": audio is not None}
-            key = self.cache_key(form.files.get(video or ""), form.files.get(audio or ""), options)
+            key = self.cache_key(form.files.get(video or ""), form.files.get(audio or ""), transcript)
             stored = self.store.result(key, "json") if self.store.reusable(key, owner) else None
             if stored is not None:
                 form.cleanup()
@@ -271,7 +256,9 @@ class Service:
             try:
                 return self.pipeline.analyze(path, **kwargs)
             except EmotraceError as e:
-                if not worker_lost(e) or attempt == self.settings.max_attempts:
+                # WorkerLost: the process analysing it died (a Ray actor, emotrace.distributed);
+                # another may succeed. The local pipeline never raises it.
+                if not isinstance(e, WorkerLost) or attempt == self.settings.max_attempts:
                     raise
                 log.warning("%s; running it again (attempt %d of %d)", e, attempt + 1,
                             self.settings.max_attempts)
@@ -291,7 +278,7 @@ class Service:
         media, audio = form.files[JOB_FILE], form.files.get(JOB_AUDIO)
         options = {"transcript": transcript, "separate_audio": audio is not None}
         job = self.store.create(filename=media.filename, options=options, content_hash=media.sha256,
-                                cache_key=self.cache_key(media, audio, options),
+                                cache_key=self.cache_key(media, audio, transcript),
                                 upload_dir=str(form.directory), owner=owner)
         if job.reused:
             if not job.upload_dir:  # a store that does not keep a reused job's upload
@@ -323,7 +310,7 @@ class Service:
                          job_id)
                 kept = True
                 return
-            if worker_lost(e) and self.store.get(job_id) is not None:
+            if isinstance(e, WorkerLost) and self.store.get(job_id) is not None:
                 if job.attempts < self.settings.max_attempts:  # on another worker, counted
                     log.warning("job %s: %s; running it again (attempt %d of %d)", job_id, e,
                                 job.attempts + 1, self.settings.max_attempts)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from ..config import PipelineConfig
+from ..targets import expand_inputs
 from ..types import AnalysisResult
 from .cluster import RayOptions
 from .pool import ActorPool, WorkerLost
@@ -73,7 +74,7 @@ def analyze_many(paths: Iterable[str], config: PipelineConfig | None = None, *,
     its path when the actor's node sees the same file there, else through Ray's object store.
 
     Args:
-        paths: the files.
+        paths: the files (a folder stands for its media files, searched recursively).
         config: the pipeline's options (default ``PipelineConfig()``).
         address: the cluster (see :class:`RayOptions`); ``"auto"`` starts a local one when
             none is running.
@@ -95,7 +96,7 @@ def analyze_many(paths: Iterable[str], config: PipelineConfig | None = None, *,
         >>> for done in analyze_many(["a.mp4", "b.mp4"], address="auto"):
         ...     print(done.path, "ok" if done.ok else done.error)
     """
-    files = [str(p) for p in paths]
+    files = [i.path for i in expand_inputs(str(p) for p in paths)]
     options = options or RayOptions(address=address, actors=actors, threads=threads)
     own = pool is None
     if pool is None:
