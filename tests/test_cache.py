@@ -8,9 +8,11 @@ import shutil
 import pytest
 
 from emotrace import Pipeline, PipelineConfig
-from emotrace.cache import ENTRY_FORMAT, ResultCache, default_cache_dir, result_from_json, result_to_json
+from emotrace.cache import (ENTRY_FORMAT, ResultCache, default_cache_dir, file_digest, result_from_json, result_key,
+                            result_to_json)
 from emotrace.config import SegmentationOptions
 
+from .apihelpers import make_client  # noqa: F401 (a fixture)
 from .conftest import FIXTURES
 from .mediahelpers import HashTextScorer
 
@@ -104,3 +106,14 @@ def test_default_directory(monkeypatch, tmp_path):
     monkeypatch.delenv("EMOTRACE_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / "emotrace"
+
+
+def test_the_service_keys_its_results_as_this_cache_does(make_client):
+    """One key scheme: a job's stored result is under :func:`result_key` of the same inputs."""
+    pytest.importorskip("fastapi", reason="the REST service needs the 'api' extra")
+    from .apihelpers import upload, wait_for
+
+    client, fake = make_client()
+    job = wait_for(client, client.post("/jobs", files=upload("dialogue.wav")).json()["id"])
+    stored = client.app.state.service.store.get(job["id"])
+    assert stored.cache_key == result_key(fake.describe(), None, file_digest(FIXTURES / "dialogue.wav"))

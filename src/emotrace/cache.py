@@ -1,8 +1,9 @@
 """A result cache: analysing the same file again with the same configuration returns at once.
 
-The key is a SHA-256 over the file's content (not its name), the full pipeline configuration,
-the model names and versions, and emotrace's version, so any change that could change a result
-misses the cache. Entries are JSON files under ``$EMOTRACE_CACHE_DIR`` (default
+The key (:func:`result_key`, also the service's job-store key) is a SHA-256 over the file's
+content (not its name), the full pipeline configuration, the model names and versions, and
+emotrace's version, so any change that could change a result misses the cache. Entries are
+JSON files under ``$EMOTRACE_CACHE_DIR`` (default
 ``~/.cache/emotrace``, or ``$XDG_CACHE_HOME/emotrace``), written atomically; a damaged entry
 is ignored and recomputed. The pipeline itself never writes here: the CLI and
 :func:`emotrace.analyze` do.
@@ -51,6 +52,26 @@ def config_fingerprint(config: Any) -> str:
     return json.dumps(dataclasses.asdict(config), sort_keys=True, default=str)
 
 
+def result_key(models: Mapping[str, Any], config: Any, media: str | None = None, audio: str | None = None,
+               transcript: str | None = None) -> str:
+    """The key of one analysis result, for this cache and the service's job store alike.
+
+    Args:
+        models: the pipeline's ``describe()`` (model names and versions).
+        config: its options dataclass (None when it has none).
+        media, audio: SHA-256 digests of the media file and of a separate sound file.
+        transcript: the text given instead of transcribing.
+    """
+    from . import __version__
+
+    parts = {
+        "entry_format": ENTRY_FORMAT, "emotrace": __version__, "pipeline": models,
+        "config": json.loads(config_fingerprint(config)) if dataclasses.is_dataclass(config) else None,
+        "media": media, "audio": audio, "transcript": transcript,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def _scores(s: Scores) -> dict[str, list[float]]:
     return {"emotions": list(s.emotions), "sentiments": list(s.sentiments)}
 
@@ -60,6 +81,7 @@ def result_to_json(result: AnalysisResult) -> dict[str, Any]:
     return {"format": ENTRY_FORMAT, "metadata": dict(result.metadata), "utterances": [
         {"start": r.utterance.start, "end": r.utterance.end, "text": r.utterance.text,
          "words": [[w.start, w.end, w.text, w.probability] for w in r.utterance.words],
+         "speaker": r.utterance.speaker,
          "scores": _scores(r.scores),
          "modalities": {k: {**_scores(m.scores), "weight": m.weight, "quality": m.scores.quality}
                         for k, m in r.modalities.items()},
@@ -82,7 +104,7 @@ def result_from_json(data: Mapping[str, Any]) -> AnalysisResult:
                                   float(m["weight"]))
                 for k, m in u["modalities"].items()}
         utterances.append(UtteranceResult(
-            Utterance(float(u["start"]), float(u["end"]), str(u["text"]), words),
+            Utterance(float(u["start"]), float(u["end"]), str(u["text"]), words, u.get("speaker")),
             Scores.from_arrays(u["scores"]["emotions"], u["scores"]["sentiments"]), mods,
             float(u.get("agreement", 1.0)), bool(u.get("modalities_agree", True)),
             {str(k): str(v) for k, v in u.get("absent", {}).items()}))
@@ -101,18 +123,11 @@ class ResultCache:
 
     def key(self, pipeline: Any, path: str | os.PathLike | None = None,
             audio_path: str | os.PathLike | None = None, transcript: str | None = None) -> str:
-        """The key of analysing these inputs with ``pipeline`` (anything with ``config``
-        and ``describe()``, such as :class:`~emotrace.pipeline.Pipeline`)."""
-        from . import __version__
-
-        parts = {
-            "entry_format": ENTRY_FORMAT, "emotrace": __version__,
-            "pipeline": pipeline.describe(), "config": json.loads(config_fingerprint(pipeline.config)),
-            "media": file_digest(path) if path is not None else None,
-            "audio": file_digest(audio_path) if audio_path is not None else None,
-            "transcript": transcript,
-        }
-        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+        """:func:`result_key` of analysing these inputs with ``pipeline`` (anything with
+        ``config`` and ``describe()``, such as :class:`~emotrace.pipeline.Pipeline`)."""
+        return result_key(pipeline.describe(), pipeline.config,
+                          file_digest(path) if path is not None else None,
+                          file_digest(audio_path) if audio_path is not None else None, transcript)
 
     def _entry(self, key: str) -> Path:
         return self.directory / "results" / key[:2] / f"{key}.json"
