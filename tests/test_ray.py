@@ -244,6 +244,24 @@ def test_a_job_whose_worker_keeps_dying_fails_with_the_reason(serve, ray_pipelin
 
 @pytest.mark.ray
 @pytest.mark.slow
+def test_a_job_interrupted_by_a_restart_runs_again_on_the_actors(ray_pipeline, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from emotrace.api import create_app
+
+    settings = make_settings(tmp_path, workers=2)
+    with TestClient(create_app(settings, ray_pipeline)) as first:
+        job_id = first.post("/jobs", files=upload("dialogue.mp4")).json()["id"]
+        _running(first, job_id)
+    # the server stopped mid-job; the next one, on the same folder, runs the job again
+    with TestClient(create_app(settings, ray_pipeline)) as second:
+        job = wait_for(second, job_id)
+        assert job["status"] == "done", job
+        assert second.app.state.service.store.get(job_id).attempts == 2
+
+
+@pytest.mark.ray
+@pytest.mark.slow
 def test_deleting_a_running_job_frees_its_actor(serve, ray_pipeline):
     client = serve(workers=2)
     job_id = client.post("/jobs", files=upload("dialogue.mp4")).json()["id"]
