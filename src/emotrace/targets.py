@@ -79,12 +79,14 @@ def output_paths(inputs: Sequence[Input], output: str | None, extension: str,
         return [out]
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path | None] = []
+    taken: set[Path] = set()  # a set: archives have tens of thousands of files
     for item in inputs:
         candidate, n = out / (item.name + extension), 1
-        while candidate in paths:  # the same name from two folders
+        while candidate in taken:  # the same name from two folders
             n += 1
             candidate = out / f"{item.name}-{n}{extension}"
         paths.append(candidate)
+        taken.add(candidate)
     return paths
 
 
