@@ -161,7 +161,7 @@ before commercial use.{nc_note(data)}
 
 ```bash
 {cmd}
-python -m training.text.export --run {cfg['out']} --out src/emotrace/models/text --version {version}
+python -m training.text.export --run {cfg['out']} --out runs/text/model --version {version}
 ```
 
 Selection (epochs, context length, learning rate) used MELD **dev** only; the best epoch by dev emotion wF1 +
