@@ -183,3 +183,11 @@ def test_one_speaker_keeps_the_usual_rules_and_names_the_speaker():
     found = segment(ws, speakers=_turns((0.0, 5.0, "S1")))
     assert texts(found) == texts(plain) and {u.speaker for u in found} == {"S1"}
     assert all(u.speaker is None for u in plain)
+
+
+def test_a_turn_the_recogniser_did_not_hear_still_separates_two_lines():
+    # S2 answers "yes" between S1's lines, but no word of it was transcribed
+    ws = words("we lost the grant | so the trip is off")
+    found = segment(ws, speakers=_turns((0.0, 1.2, "S1"), (1.5, 1.9, "S2"), (2.1, 3.6, "S1")))
+    assert texts(found) == ["we lost the grant", "so the trip is off"]
+    assert [u.speaker for u in found] == ["S1", "S1"]

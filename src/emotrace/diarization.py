@@ -41,19 +41,34 @@ class Diarization:
     turns: tuple[SpeakerTurn, ...]
     speakers: tuple[str, ...]
 
-    def speaker_at(self, start: float, end: float) -> str | None:
-        """The speaker who holds most of ``[start, end]`` (the nearest turn's when none overlaps)."""
+    def turn_at(self, start: float, end: float) -> int | None:
+        """Index of the turn whose speaker holds most of ``[start, end]`` (the turn of theirs
+        that overlaps it most), or of the nearest turn when none overlaps; None without turns."""
         if not self.turns:
             return None
         held: dict[str, float] = {}
-        for t in self.turns:
+        best: dict[str, tuple[float, int]] = {}
+        for i, t in enumerate(self.turns):
             overlap = min(end, t.end) - max(start, t.start)
             if overlap > 0:
                 held[t.speaker] = held.get(t.speaker, 0.0) + overlap
+                if overlap > best.get(t.speaker, (0.0, -1))[0]:
+                    best[t.speaker] = (overlap, i)
         if held:
-            return max(held, key=lambda s: (held[s], -self.speakers.index(s)))
+            who = max(held, key=lambda s: (held[s], -self.speakers.index(s)))
+            return best[who][1]
         mid = (start + end) / 2
-        return min(self.turns, key=lambda t: max(t.start - mid, mid - t.end, 0.0)).speaker
+        return min(range(len(self.turns)), key=lambda i: max(self.turns[i].start - mid, mid - self.turns[i].end, 0.0))
+
+    def speaker_at(self, start: float, end: float) -> str | None:
+        """The speaker who holds most of ``[start, end]`` (the nearest turn's when none overlaps)."""
+        i = self.turn_at(start, end)
+        return None if i is None else self.turns[i].speaker
+
+    def interrupted(self, first: int, last: int) -> bool:
+        """Whether another speaker holds a turn between turns ``first`` and ``last``."""
+        lo, hi = sorted((first, last))
+        return any(t.speaker != self.turns[first].speaker for t in self.turns[lo + 1:hi])
 
 
 def speech_regions(audio, min_silence: float = 0.15, chunk: float = 600.0) -> list[tuple[float, float]]:

@@ -127,14 +127,19 @@ def _merge_short(groups: list[list[Word]], o: SegmentationOptions) -> list[list[
     return groups
 
 
-def _by_turn(words: Sequence[Word], speakers: Sequence[str | None]) -> list[tuple[str | None, list[Word]]]:
-    """Runs of consecutive words said by one speaker."""
+def _by_turn(words: Sequence[Word], speakers: "Diarization") -> list[tuple[str | None, list[Word]]]:
+    """Runs of consecutive words said by one speaker with nobody else's turn between them."""
     runs: list[tuple[str | None, list[Word]]] = []
-    for w, who in zip(words, speakers):
-        if runs and runs[-1][0] == who:
+    last: int | None = None
+    for w in words:
+        turn = speakers.turn_at(w.start, w.end)
+        who = None if turn is None else speakers.turns[turn].speaker
+        if runs and runs[-1][0] == who and not (last is not None and turn is not None
+                                                 and speakers.interrupted(last, turn)):
             runs[-1][1].append(w)
         else:
             runs.append((who, [w]))
+        last = turn
     return runs
 
 
@@ -161,7 +166,7 @@ def segment(words: Iterable[Word], options: SegmentationOptions = SegmentationOp
         return [_utterance(g, who, cleaned) for g in groups]
     turn_options = replace(options, pause=max(options.pause, options.turn_pause), split_on_punctuation=False)
     out: list[Utterance] = []
-    for speaker, run in _by_turn(cleaned, who):
+    for speaker, run in _by_turn(cleaned, speakers):
         for g in _merge_short(_split(run, turn_options), turn_options):
             out.append(Utterance(g[0].start, g[-1].end, join_words(g), tuple(g), speaker))
     return out

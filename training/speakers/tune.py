@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import time
 from pathlib import Path
 
@@ -49,13 +50,19 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     options = DiarizationOptions(step=a.step)
     diarizer = Diarizer(options)
-    prepared = []
     started = time.perf_counter()
-    for name, audio, ref in tuning_set(a.data, a.per_corpus, a.espeak):
-        regions = speech_regions(audio)
-        spans = windows(regions, options.window, options.step, shortest=0.3)
-        prepared.append((name, ref, regions, spans, diarizer.embed(audio, spans)))
-        print(f"{name}: {len({s for *_, s in ref})} speakers, {len(audio) / 16000:.1f} s", flush=True)
+    cache = a.out.with_suffix(".prepared.pkl")  # embeddings, reused when only the clustering changes
+    if cache.is_file():
+        prepared = pickle.loads(cache.read_bytes())
+    else:
+        prepared = []
+        for name, audio, ref in tuning_set(a.data, a.per_corpus, a.espeak):
+            regions = speech_regions(audio)
+            spans = windows(regions, options.window, options.step, shortest=0.3)
+            prepared.append((name, ref, regions, spans, diarizer.embed(audio, spans)))
+            print(f"{name}: {len({s for *_, s in ref})} speakers, {len(audio) / 16000:.1f} s", flush=True)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(pickle.dumps(prepared))
     grid = []
     for th in THRESHOLDS:
         for smallest in SMALLEST:
