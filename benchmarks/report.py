@@ -24,7 +24,8 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 def speed_table(speed: dict) -> str:
     """Markdown: one row per modality set of ``speed.py --json``'s cases, with how it was measured."""
     end = speed.get("machine_at_end", "").rpartition("load average ")[2]
-    lines = [f"`benchmarks/speed.py {' '.join(speed['argv'])}`, {speed['date']}, {speed['machine']} at start"
+    at = f" at commit {speed['commit']}" if speed.get("commit") else ""
+    lines = [f"`benchmarks/speed.py {' '.join(speed['argv'])}`, {speed['date']}{at}, {speed['machine']} at start"
              + (f", {end} at the end" if end else "")
              + f" (python {speed['python']}): `emotrace analyze` in a fresh process per row, default models; "
              "real-time factor = analysis seconds / media seconds; CPU seconds include start-up.",

@@ -92,6 +92,16 @@ def last_line(error: Exception) -> str:
     return str(error).replace("|", "/")[:160]
 
 
+def commit() -> str | None:
+    """The checked-out commit (``+`` when the tree has changes), or None outside git."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        return git("rev-parse", "--short", "HEAD") + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def med(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -197,6 +207,7 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "script": "benchmarks/speed.py", "argv": sys.argv[1:], "date": time.strftime("%Y-%m-%d", time.gmtime()),
+            "commit": commit(),
             "machine": machine, "machine_at_end": describe(), "python": platform.python_version(),
             "cases": cases,
             "cold_start": [{"modalities": m, "runs": n, "wall_s": w, "startup_s": st, "cpu_s": r[0], "peak_rss_mb": r[1]}
