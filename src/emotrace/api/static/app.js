@@ -4,10 +4,10 @@
 // page, so the service also works behind a proxy under a path prefix.
 
 import { drawChart, drawLegend } from "./chart.js";
-import { EMOTIONS, MODALITY_NAMES, byLabel, clock, color, el, language, meter, pct, when } from "./util.js";
+import { EMOTIONS, MODALITY_NAMES, byLabel, clock, color, el, language, meter, pct, seconds, when } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { job: null, result: null, media: null, current: -1, generation: 0, blobs: [], chart: null };
+const state = { job: null, result: null, media: null, current: -1, generation: 0, blobs: [], chart: null, speakers: false };
 
 // ---- HTTP ----------------------------------------------------------------------------------
 
@@ -84,6 +84,8 @@ function clearResult() {
   $("player-box").replaceChildren();
   $("chart").replaceChildren();
   $("utterances").replaceChildren();
+  $("speakers").hidden = true;
+  $("speaker-table").tBodies[0].replaceChildren();
   markOpenInHistory();
 }
 
@@ -145,11 +147,13 @@ function utteranceRow(u, i) {
   } else if (count > 1 && agree) {
     scores.append(el("span", { class: "agree" }, "✓ all modalities agree"));
   }
+  // the speaker when the result has two or more (with one, "1 speaker" in the heading says it)
+  const who = state.speakers && u.speaker !== undefined && u.speaker !== null && u.speaker !== "" ? String(u.speaker) : null;
   const row = el("li", { class: "utt", tabindex: "0", "data-index": String(i), style: `--c:${color(top.label)}`,
-    "aria-label": `${clock(u.start_time)} to ${clock(u.end_time)}: ${(u.text || "").replace(/[.!?]+$/, "")}. ${top.label} ${pct(top.confidence)}, ${sent.label}` },
+    "aria-label": `${who ? `${who}, ` : ""}${clock(u.start_time)} to ${clock(u.end_time)}: ${(u.text || "").replace(/[.!?]+$/, "")}. ${top.label} ${pct(top.confidence)}, ${sent.label}` },
   el("div", { class: "utt-top" },
     el("span", { class: "time" }, `${clock(u.start_time)}–${clock(u.end_time)}`),
-    u.speaker !== undefined && u.speaker !== null && u.speaker !== "" ? el("span", { class: "speaker" }, String(u.speaker)) : null,
+    who ? el("span", { class: "speaker" }, who) : null,
     el("span", { class: "text" }, u.text || "(no words)")),
   scores);
   if (count) {
@@ -205,6 +209,79 @@ function scrollIntoPanel(row) {
   }
 }
 
+// ---- speakers ------------------------------------------------------------------------------
+
+const mean = (list, key) => {
+  const out = {};
+  for (const u of list) for (const i of u[key]) out[i.label] = (out[i.label] || 0) + i.confidence / list.length;
+  return out;
+};
+
+/**
+ * The result's speakers, in order: `metadata.speakers` where the analysis gave it, else worked
+ * out from the utterances' `speaker` fields. Each is {id, label, talk_time, utterances, emotions,
+ * sentiments} (means as {label: p}); `none` counts the utterances without a speaker.
+ */
+function speakersOf(result) {
+  const utts = result.analysis.utterances;
+  const given = (result.metadata || {}).speakers || {};
+  const ids = Object.keys(given);
+  for (const u of utts) if (u.speaker && !ids.includes(String(u.speaker))) ids.push(String(u.speaker));
+  const list = ids.map((id) => {
+    const own = utts.filter((u) => String(u.speaker) === id);
+    const g = given[id] || {};
+    return {
+      id, label: id,
+      talk_time: typeof g.talk_time === "number" ? g.talk_time : own.reduce((s, u) => s + u.end_time - u.start_time, 0),
+      utterances: typeof g.utterances === "number" ? g.utterances : own.length,
+      emotions: g.emotions || (own.length ? mean(own, "emotions") : {}),
+      sentiments: g.sentiments || (own.length ? mean(own, "sentiments") : {}),
+    };
+  });
+  return { list, none: utts.filter((u) => !u.speaker).length };
+}
+
+/** The top label of a {label: p} mapping, as {label, confidence}, or null. */
+function topOf(probs) {
+  const best = Object.entries(probs || {}).sort((a, b) => b[1] - a[1])[0];
+  return best ? { label: best[0], confidence: best[1] } : null;
+}
+
+/** Play (or, with no player, mark) the speaker's first utterance after the playhead, then round again. */
+function nextOf(id) {
+  const utts = state.result ? state.result.analysis.utterances : [];
+  const now = state.media ? state.media.currentTime : 0;
+  const own = utts.filter((u) => String(u.speaker) === id);
+  const next = own.find((u) => u.start_time > now + 0.05) || own[0];
+  if (next) seek(next.start_time);
+}
+
+function showSpeakers(speakers) {
+  const total = speakers.list.reduce((s, p) => s + p.talk_time, 0);
+  const rows = speakers.list.map((p) => {
+    const top = topOf(p.emotions);
+    const sent = topOf(p.sentiments);
+    const go = el("button", { type: "button", class: "link who", title: `Play from ${p.label}'s next utterance`,
+      "aria-label": `${p.label}: play from the next utterance` }, p.label);
+    go.addEventListener("click", () => nextOf(p.id));
+    const dist = el("span", { class: "dist", role: "img",
+      "aria-label": `mean emotions: ${EMOTIONS.map((l) => `${l} ${pct(p.emotions[l] || 0)}`).join(", ")}` },
+    ...EMOTIONS.map((l) => el("span", { style: `width:${((p.emotions[l] || 0) * 100).toFixed(2)}%;--c:${color(l)}`,
+      title: `${l} ${pct(p.emotions[l] || 0)}` })));
+    return el("tr", { "data-speaker": p.id },
+      el("th", { scope: "row" }, go),
+      el("td", { class: "num" }, seconds(p.talk_time), el("span", { class: "unit" }, " of talk"), total > 0 ? el("span", { class: "muted" }, ` (${pct(p.talk_time / total)})`) : null),
+      el("td", { class: "num" }, String(p.utterances), el("span", { class: "unit" }, ` utterance${p.utterances === 1 ? "" : "s"}`)),
+      el("td", {}, top ? el("span", { class: "chip" },
+        el("span", { class: "sw", style: `--c:${color(top.label)}`, "aria-hidden": "true" }),
+        `${top.label} ${pct(top.confidence)}`, dist) : "—"),
+      el("td", {}, sent ? el("span", { class: "chip" }, meter(sent.confidence, color(sent.label, "sentiment")),
+        `${sent.label} ${pct(sent.confidence)}`) : "—"));
+  });
+  $("speaker-table").tBodies[0].replaceChildren(...rows);
+  $("speakers").hidden = false;
+}
+
 // ---- showing a job's result ----------------------------------------------------------------
 
 async function attachCaptions(media, jobId, lang, generation) {
@@ -223,9 +300,13 @@ function showResult(job, result, generation) {
   const meta = result.metadata || {};
   const utts = result.analysis.utterances;
   const duration = meta.duration || (utts.length ? utts[utts.length - 1].end_time : 0);
+  const speakers = speakersOf(result);
+  const many = speakers.list.length >= 2;
+  state.speakers = many;
   $("result-title").textContent = job.filename || "(unnamed file)";
   $("result-meta").textContent = [
     duration ? `${clock(duration)} long` : null, language(meta.language), `${utts.length} utterance${utts.length === 1 ? "" : "s"}`,
+    speakers.list.length ? `${speakers.list.length} speaker${many ? "s" : ""}` : null,
     (meta.modalities || []).length ? `from ${meta.modalities.map((m) => MODALITY_NAMES[m] || m).join(", ")}` : null,
     job.finished_at ? `analysed ${when(job.finished_at)}` : null, job.reused ? "(stored result reused)" : null,
   ].filter(Boolean).join(" · ");
@@ -251,7 +332,13 @@ function showResult(job, result, generation) {
   $("utterances").replaceChildren(...utts.map(utteranceRow));
   $("result").hidden = false;  // visible before drawing, so the chart can measure its width
   if (state.chart) state.chart.destroy();
-  state.chart = drawChart($("chart"), utts, duration, seek);
+  const lanes = many ? speakers.list.map((p) => ({ id: p.id, label: p.label, talk_time: p.talk_time })) : null;
+  if (lanes && speakers.none) lanes.push({ id: "", label: "no speaker", talk_time: 0 });
+  $("chart-caption").textContent = many
+    ? "One lane per speaker: emotions over time (stacked, per utterance) and sentiment; click to seek."
+    : "Emotions over time (stacked, per utterance) and sentiment; click to seek.";
+  state.chart = drawChart($("chart"), utts, duration, seek, lanes);
+  if (many) showSpeakers(speakers); else $("speakers").hidden = true;
   drawLegend($("legend"));
   follow(0);
   markOpenInHistory();

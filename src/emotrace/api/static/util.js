@@ -50,3 +50,10 @@ export function meter(p, c) {
 
 export function byLabel(items) { return Object.fromEntries((items || []).map((i) => [i.label, i.confidence])); }
 
+
+/** A length of time for people: "7.8 s", "1 min 5 s". */
+export function seconds(s) {
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}
