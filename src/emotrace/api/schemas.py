@@ -20,7 +20,7 @@ _SENTIMENTS_EXAMPLE = [{"label": "neutral", "confidence": 0.63},
                        {"label": "negative", "confidence": 0.12}]
 SCORES_EXAMPLE = {"emotions": _EMOTIONS_EXAMPLE, "sentiments": _SENTIMENTS_EXAMPLE}
 PREDICT_EXAMPLE = {
-    "analysis": {"utterances": [{"start_time": 3.8, "end_time": 5.4, "text": "Yeah, everybody's here.",
+    "analysis": {"utterances": [{"start_time": 3.8, "end_time": 5.4, "text": "Yeah, everybody's here.", "speaker": "S1",
                                  **SCORES_EXAMPLE}]},
     "metadata": {"duration": 12.5, "language": "en"},
 }
@@ -48,6 +48,9 @@ class UtteranceOut(TextScores):
     start_time: float = Field(description="seconds from the start of the file")
     end_time: float
     text: str
+    speaker: str | None = Field(
+        default=None, description="who said it: S1, S2, … in order of first appearance "
+        "(absent when speakers were not looked for)")
     agreement: float | None = Field(
         default=None, ge=0, le=1,
         description="share of the fusion weight held by modalities whose top emotion is the fused one")
@@ -67,8 +70,9 @@ class PredictResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": PREDICT_EXAMPLE})
     analysis: Analysis
     metadata: dict[str, Any] = Field(default_factory=dict, description=(
-        "duration, language, model names and versions, seconds per stage; `reason` when no "
-        "utterance was found"))
+        "duration, language, model names and versions, seconds per stage; `speakers` (each "
+        "speaker's talk time, utterances and mean emotion and sentiment) and `speaker_turns`; "
+        "`reason` when no utterance was found"))
 
 
 class Health(BaseModel):
