@@ -7,13 +7,13 @@ SRT, WebVTT, table) and the errors.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .config import (AsrOptions, AudioOptions, FaceOptions, FusionOptions, MediaOptions, PipelineConfig,
-                     SegmentationOptions, TextOptions)
+from .config import (AsrOptions, AudioOptions, DiarizationOptions, FaceOptions, FusionOptions, MediaOptions,
+                     PipelineConfig, SegmentationOptions, TextOptions)
 from .errors import ConfigError, DataError, EmotraceError, MediaError, ModelError, StorageError
 from .export import FORMATS, render
 from .labels import EMOTIONS, SENTIMENTS
 from .pipeline import Pipeline, analyze
-from .types import AnalysisResult, ModalityScores, Scores, Utterance, UtteranceResult, Word
+from .types import AnalysisResult, ModalityScores, Scores, SpeakerTurn, Utterance, UtteranceResult, Word
 
 try:
     __version__ = version("emotrace")
@@ -22,11 +22,11 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "analyze", "Pipeline", "PipelineConfig",
-    "MediaOptions", "AsrOptions", "SegmentationOptions", "TextOptions", "AudioOptions", "FaceOptions",
-    "FusionOptions",
+    "MediaOptions", "AsrOptions", "SegmentationOptions", "DiarizationOptions", "TextOptions", "AudioOptions",
+    "FaceOptions", "FusionOptions",
     "render", "FORMATS",
     "EMOTIONS", "SENTIMENTS",
-    "AnalysisResult", "ModalityScores", "Scores", "Utterance", "UtteranceResult", "Word",
+    "AnalysisResult", "ModalityScores", "Scores", "SpeakerTurn", "Utterance", "UtteranceResult", "Word",
     "EmotraceError", "ConfigError", "MediaError", "ModelError", "DataError", "StorageError",
     "__version__",
 ]
