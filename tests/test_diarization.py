@@ -137,3 +137,29 @@ def test_a_given_count_is_obeyed():
 def test_silence_gives_no_turns(diarizer):
     found = diarizer.diarize(np.zeros(16000 * 2, dtype=np.float32))
     assert found.turns == () and found.speakers == ()
+
+
+@pytest.mark.slow
+def test_the_pipeline_names_speakers_and_takes_a_count_per_file():
+    from emotrace import DiarizationOptions as Options
+    from emotrace import Pipeline, PipelineConfig
+
+    pipeline = Pipeline(PipelineConfig(modalities=("text",)))
+    result = pipeline.analyze(FIXTURES / "two_speakers.ogg")
+    said = [r.utterance.speaker for r in result.utterances]
+    assert set(said) == {"S1", "S2"} and said[0] == "S1"
+    summary = result.metadata["speakers"]
+    assert list(summary) == ["S1", "S2"] and summary["S1"]["talk_time"] > summary["S2"]["talk_time"] > 0
+    assert sum(s["utterances"] for s in summary.values()) == len(result.utterances)
+    assert abs(sum(summary["S2"]["emotions"].values()) - 1) < 1e-3
+    assert result.metadata["models"]["speakers"].startswith("campplus")
+    three = pipeline.analyze(FIXTURES / "two_speakers.ogg", speakers=3)
+    assert len(three.metadata["speakers"]) == 3
+    with pytest.raises(ConfigError):
+        pipeline.analyze(FIXTURES / "two_speakers.ogg", speakers=0)
+    off = Pipeline(PipelineConfig(modalities=("text",), diarization=Options(enabled=False)),
+                   transcriber=pipeline.transcriber, scorers=pipeline.scorers)
+    plain = off.analyze(FIXTURES / "two_speakers.ogg")
+    assert all(r.utterance.speaker is None for r in plain.utterances) and "speakers" not in plain.metadata
+    with pytest.raises(ConfigError):
+        off.analyze(FIXTURES / "two_speakers.ogg", speakers=2)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -236,10 +236,10 @@ class Diarizer:
             hook("speakers", min(first + _CHUNK, len(spans)), len(spans))
         return out
 
-    def diarize(self, audio, hook: Hook = no_progress) -> Diarization:
+    def diarize(self, audio, hook: Hook = no_progress, num_speakers: int | None = None) -> Diarization:
         """Find the speaker turns in 16 kHz mono ``audio`` (an array or an
-        :class:`~emotrace.audio_source.AudioSource`)."""
-        o = self.options
+        :class:`~emotrace.audio_source.AudioSource`); ``num_speakers`` overrides the options'."""
+        o = self.options if num_speakers is None else replace(self.options, num_speakers=num_speakers)
         hook("speakers", 0, 1)
         regions = speech_regions(audio)
         spans = windows(regions, o.window, o.step, shortest=0.3)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 from .asr import Transcriber
 from .audio_source import AudioSource
 from .cache import ResultCache, config_fingerprint
-from .config import PipelineConfig, check_choice
+from .config import PipelineConfig, check_choice, check_range
 from .errors import ConfigError, MediaError, ModelError
 from .fusion import agreement, fuse
 from .media import MediaInfo, decode_audio_source, probe
@@ -149,7 +149,8 @@ class Pipeline:
         return info, audio, duration
 
     def analyze(self, path: PathLike | None = None, *, audio_path: PathLike | None = None,
-                transcript: str | None = None, hook: Hook | None = None) -> AnalysisResult:
+                transcript: str | None = None, hook: Hook | None = None,
+                speakers: int | None = None) -> AnalysisResult:
         """Analyse one file.
 
         Args:
@@ -158,12 +159,15 @@ class Pipeline:
                 be a video without sound).
             transcript: skip speech recognition: the whole file is one utterance with this text.
             hook: optional ``hook(stage, done, total)`` progress callback.
+            speakers: the number of speakers in this file, when known (instead of
+                ``config.diarization.num_speakers``).
 
         Returns:
             The utterance timeline; no speech gives no utterances and ``metadata["reason"]``.
 
         Raises:
-            ConfigError: neither ``path`` nor ``audio_path`` given.
+            ConfigError: neither ``path`` nor ``audio_path`` given; ``speakers`` outside 1-50,
+                or given while diarization is off.
             MediaError: a file is missing, not media, corrupt, or has no audio track (needed
                 only without a ``transcript``: with one, a silent video is scored from its
                 words and faces).
@@ -171,6 +175,11 @@ class Pipeline:
         """
         if path is None and audio_path is None:
             raise ConfigError("nothing to analyse: give a media file (path) or an audio file (audio_path)")
+        if speakers is not None:
+            check_range("speakers", speakers, 1, 50)
+            if self.diarizer is None:
+                raise ConfigError("speakers was given, but this pipeline does not look for speakers "
+                                  "(diarization is off)")
         hook = hook or no_progress
         timings: dict[str, float] = {}
         started = clock = time.perf_counter()
@@ -187,7 +196,7 @@ class Pipeline:
         lap("media")
 
         reason = None
-        speakers = None
+        found = None
         extra: dict[str, Any] = {}
         states = None
         language_probability: float | None = None
@@ -204,9 +213,9 @@ class Pipeline:
             heard = self.transcriber.transcribe(audio, hook, keep_states=keep)
             lap("asr")
             if self.diarizer is not None and heard.words:
-                speakers = self.diarizer.diarize(audio, hook)
+                found = self.diarizer.diarize(audio, hook, num_speakers=speakers)
                 lap("speakers")
-            utterances = segment(heard.words, self.config.segmentation, duration, speakers)
+            utterances = segment(heard.words, self.config.segmentation, duration, found)
             lap("segmentation")
             language, language_source = heard.language, heard.language_source
             if heard.language:
@@ -260,9 +269,9 @@ class Pipeline:
             **({"absent_modalities": absent} if absent else {}),
             "modalities": d["modalities"], "models": d["models"], "emotrace_version": d["version"],
             "asr_device": d["asr_device"], **extra, "timings": timings}
-        if speakers is not None:
-            metadata["speakers"] = speaker_summary(results, speakers)
-            metadata["speaker_turns"] = [[t.start, t.end, t.speaker] for t in speakers.turns]
+        if found is not None:
+            metadata["speakers"] = speaker_summary(results, found)
+            metadata["speaker_turns"] = [[t.start, t.end, t.speaker] for t in found.turns]
         if reason and not results:
             metadata["reason"] = reason
         return AnalysisResult(tuple(results), metadata)
