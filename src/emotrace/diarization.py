@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 _BATCH = 32
 _CHUNK = 256  # windows whose features are held at once
+COARSE = 4
+"""The first look at a file embeds one window in this many (see :meth:`Diarizer.diarize`)."""
 _MAX_CLUSTERED = 3000  # more windows than this: cluster an even sample, assign the rest
 
 
@@ -238,14 +240,33 @@ class Diarizer:
 
     def diarize(self, audio, hook: Hook = no_progress, num_speakers: int | None = None) -> Diarization:
         """Find the speaker turns in 16 kHz mono ``audio`` (an array or an
-        :class:`~emotrace.audio_source.AudioSource`); ``num_speakers`` overrides the options'."""
+        :class:`~emotrace.audio_source.AudioSource`); ``num_speakers`` overrides the options'.
+
+        A first look embeds every :data:`COARSE`-th window only: when those are all one voice,
+        the file is one speaker and the other windows are never embedded (a monologue costs a
+        quarter of a conversation); otherwise the rest are embedded and all are clustered.
+        """
         o = self.options if num_speakers is None else replace(self.options, num_speakers=num_speakers)
         hook("speakers", 0, 1)
         regions = speech_regions(audio)
         spans = windows(regions, o.window, o.step, shortest=0.3)
-        emb = self.embed(audio, spans, hook) if spans else np.zeros((0, 192), np.float32)
-        result = assign_speakers(regions, spans, emb, o, self.threshold,
-                                 float(self.info.get("min_speaker_seconds", 0.0)))
+        smallest = float(self.info.get("min_speaker_seconds", 0.0))
+        if o.num_speakers == 1 or o.max_speakers == 1:  # nothing to tell apart
+            result = _named(turns_from_windows(regions, spans, [0] * len(spans)))
+        else:
+            coarse = list(range(0, len(spans), COARSE))
+            emb = np.zeros((len(spans), 192), np.float32)
+            if len(spans) >= 2 * COARSE:
+                emb[coarse] = self.embed(audio, [spans[i] for i in coarse])
+                if o.min_speakers == 1 and not o.num_speakers \
+                        and len(set(cluster(emb[coarse], self.threshold, max_speakers=o.max_speakers))) == 1:
+                    hook("speakers", 1, 1)
+                    return _named(turns_from_windows(regions, spans, [0] * len(spans)))
+                rest = [i for i in range(len(spans)) if i % COARSE]
+                emb[rest] = self.embed(audio, [spans[i] for i in rest], hook)
+            elif spans:
+                emb = self.embed(audio, spans, hook)
+            result = assign_speakers(regions, spans, emb, o, self.threshold, smallest)
         hook("speakers", 1, 1)
         return result
 
@@ -273,7 +294,11 @@ def assign_speakers(regions: Sequence[tuple[float, float]], spans: Sequence[tupl
         ids = np.unique(labels)
         centroids = np.stack([_unit(sample[labels == i].mean(axis=0)) for i in ids])
         labels = ids[np.argmax(embeddings @ centroids.T, axis=1)]
-    turns = turns_from_windows(regions, spans, labels)
+    return _named(turns_from_windows(regions, spans, labels))
+
+
+def _named(turns: Sequence[tuple[float, float, int]]) -> Diarization:
+    """Labelled turns with their speakers named S1, S2, … in order of first appearance."""
     names: dict[int, str] = {}
     for _, _, lab in turns:
         names.setdefault(lab, f"S{len(names) + 1}")
