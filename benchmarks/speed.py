@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 FACE_CLIP = REPO.parent / "shared" / "data" / "media" / "talking-head" / "face_1.mp4"
 FIXTURE = REPO / "tests" / "fixtures" / "dialogue.mp4"
 MODALITY_SETS = ("text", "text,audio", "text,audio,face")
-STAGES = ("media", "asr", "segmentation", "text", "audio", "face", "fusion")
+STAGES = ("media", "asr", "speakers", "segmentation", "text", "audio", "face", "fusion")
 
 
 def make_video(folder: Path, minutes: float) -> tuple[Path, float]:
