@@ -91,9 +91,9 @@ class FakePipeline:
     def describe(self) -> dict:
         return {"version": "test", "models": {"text": "fake-text@1"}}
 
-    def analyze(self, path, *, audio_path=None, transcript=None, hook=None) -> AnalysisResult:
+    def analyze(self, path, *, audio_path=None, transcript=None, hook=None, **given) -> AnalysisResult:
         with self._lock:
-            self.calls.append({"path": path, "audio_path": audio_path, "transcript": transcript})
+            self.calls.append({"path": path, "audio_path": audio_path, "transcript": transcript, **given})
         self.started.release()
         if self.gate is not None and not self.gate.wait(30):
             raise TimeoutError("test gate never opened")

@@ -170,3 +170,24 @@ def test_queue_full_is_503_with_retry_after(make_client):
     assert wait_for(client, first.json()["id"])["status"] == "done"
     assert wait_for(client, second.json()["id"])["status"] == "done"
     assert client.post("/jobs", files=upload("dialogue.mp4")).status_code == 202
+
+
+def test_predict_and_jobs_take_the_number_of_speakers(make_client):
+    client, fake = make_client()
+    r = client.post("/predict", files=upload("dialogue.mp4", "video_file"), data={"speakers": "2"})
+    assert r.status_code == 200, r.text
+    assert fake.calls[-1]["speakers"] == 2
+    # another count is another result (not the stored one); none given passes nothing
+    client.post("/predict", files=upload("dialogue.mp4", "video_file"), data={"speakers": "3"})
+    client.post("/predict", files=upload("dialogue.mp4", "video_file"))
+    assert [c.get("speakers") for c in fake.calls] == [2, 3, None]
+    job = client.post("/jobs", files=upload("dialogue.mp4", "file"), data={"speakers": "4"})
+    assert job.status_code == 202, job.text
+    done = wait_for(client, job.json()["id"])
+    assert done["options"]["speakers"] == 4 and fake.calls[-1]["speakers"] == 4
+    kept = uploads_left(client)  # the job's upload stays while the job does (the page plays it)
+    for bad in ("0", "51", "two", "1.5", "-1"):
+        for endpoint, field in (("/predict", "video_file"), ("/jobs", "file")):
+            r = client.post(endpoint, files=upload("dialogue.mp4", field), data={"speakers": bad})
+            assert r.status_code == 422 and "speakers must be a whole number" in r.json()["detail"], (bad, r.text)
+    assert uploads_left(client) == kept and client.get("/health").json()["queued_or_running"] == 0

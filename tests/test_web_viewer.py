@@ -504,9 +504,13 @@ def test_with_an_api_key_the_page_asks_for_it_and_plays_through_a_token(browser,
         page.click(".options summary")
         page.fill("#key", KEY)
         page.fill("#transcript", "Hello there, everybody.")
+        page.fill("#num-speakers", "2")
         page.click("#go")
         page.wait_for_selector("#utterances li.utt")
         assert page.text_content("#error") == ""
+        job = json.loads(urllib.request.urlopen(urllib.request.Request(
+            keyed_server.rstrip("/") + "/jobs?limit=1", headers={"X-API-Key": KEY})).read())["jobs"][0]
+        assert job["options"]["speakers"] == 2  # the form's number of speakers reached the job
         src = page.get_attribute("#player", "src")
         assert re.fullmatch(r"/jobs/[0-9a-f]+/media\?token=\d+\.[0-9a-f]+", src), src
         page.wait_for_function("document.getElementById('player').readyState >= 1")

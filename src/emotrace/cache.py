@@ -53,7 +53,7 @@ def config_fingerprint(config: Any) -> str:
 
 
 def result_key(models: Mapping[str, Any], config: Any, media: str | None = None, audio: str | None = None,
-               transcript: str | None = None) -> str:
+               transcript: str | None = None, speakers: int | None = None) -> str:
     """The key of one analysis result, for this cache and the service's job store alike.
 
     Args:
@@ -61,6 +61,7 @@ def result_key(models: Mapping[str, Any], config: Any, media: str | None = None,
         config: its options dataclass (None when it has none).
         media, audio: SHA-256 digests of the media file and of a separate sound file.
         transcript: the text given instead of transcribing.
+        speakers: the number of speakers given for this file (keyed only when given).
     """
     from . import __version__
 
@@ -68,6 +69,7 @@ def result_key(models: Mapping[str, Any], config: Any, media: str | None = None,
         "entry_format": ENTRY_FORMAT, "emotrace": __version__, "pipeline": models,
         "config": json.loads(config_fingerprint(config)) if dataclasses.is_dataclass(config) else None,
         "media": media, "audio": audio, "transcript": transcript,
+        **({"speakers": speakers} if speakers is not None else {}),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -122,12 +124,13 @@ class ResultCache:
         self.directory = Path(directory).expanduser() if directory else default_cache_dir()
 
     def key(self, pipeline: Any, path: str | os.PathLike | None = None,
-            audio_path: str | os.PathLike | None = None, transcript: str | None = None) -> str:
+            audio_path: str | os.PathLike | None = None, transcript: str | None = None,
+            speakers: int | None = None) -> str:
         """:func:`result_key` of analysing these inputs with ``pipeline`` (anything with
         ``config`` and ``describe()``, such as :class:`~emotrace.pipeline.Pipeline`)."""
         return result_key(pipeline.describe(), pipeline.config,
                           file_digest(path) if path is not None else None,
-                          file_digest(audio_path) if audio_path is not None else None, transcript)
+                          file_digest(audio_path) if audio_path is not None else None, transcript, speakers)
 
     def _entry(self, key: str) -> Path:
         return self.directory / "results" / key[:2] / f"{key}.json"
@@ -165,13 +168,14 @@ class ResultCache:
 
     def analyze(self, pipeline: Any, path: str | os.PathLike | None = None, *,
                 audio_path: str | os.PathLike | None = None, transcript: str | None = None,
-                hook: Hook | None = None) -> AnalysisResult:
-        """``pipeline.analyze(...)`` through the cache.
+                hook: Hook | None = None, speakers: int | None = None) -> AnalysisResult:
+        """``pipeline.analyze(...)`` through the cache (``speakers``: as in
+        :meth:`~emotrace.pipeline.Pipeline.analyze`).
 
         A hit returns the stored result with ``metadata["cached"] = True`` and the file names
         of this call; a miss analyses and stores.
         """
-        key = self.key(pipeline, path, audio_path, transcript)
+        key = self.key(pipeline, path, audio_path, transcript, speakers)
         hit = self.get(key)
         if hit is not None:
             log.debug("cache hit %s for %s", key[:12], path or audio_path)
@@ -180,6 +184,7 @@ class ResultCache:
             if audio_path is not None:
                 metadata["audio_file"] = str(audio_path)
             return AnalysisResult(hit.utterances, metadata)
-        result = pipeline.analyze(path, audio_path=audio_path, transcript=transcript, hook=hook)
+        extra = {"speakers": speakers} if speakers is not None else {}
+        result = pipeline.analyze(path, audio_path=audio_path, transcript=transcript, hook=hook, **extra)
         self.put(key, result)
         return result

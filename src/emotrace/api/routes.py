@@ -11,7 +11,7 @@ from .. import __version__
 from .schemas import PREDICT_EXAMPLE, Health, PredictResponse, TextScores, errors
 from .security import require_api_key
 from .service import Service, check_media
-from .uploads import MAX_FIELD_BYTES, receive_form
+from .uploads import MAX_FIELD_BYTES, SPEAKERS_FIELD, receive_form
 
 EARLY_SLOT_BYTES = 1024 * 1024
 """Bodies larger than this (or of unknown size) need a free slot *before* they are read, so a
@@ -42,6 +42,7 @@ _PREDICT_BODY = {
             "text": {"type": "string", "description": (
                 "the transcript: the whole media becomes one utterance with this text and no "
                 "transcription runs; alone (no files) it is scored like /predict_text")},
+            "speakers": SPEAKERS_FIELD,
         }},
         "examples": {
             "video": {"summary": "a video", "value": {"video_file": "(binary)"}},
@@ -107,7 +108,7 @@ async def predict(request: Request, svc: Service = Depends(get_service),
     slot = svc.runner.reserve() if big else None
     try:
         form = await receive_form(request, settings.upload_dir, settings.max_upload_bytes,
-                                  file_fields=("video_file", "audio_file"), text_fields=("text",))
+                                  file_fields=("video_file", "audio_file"), text_fields=("text", "speakers"))
     except BaseException:
         if slot:
             slot.release()
@@ -125,11 +126,12 @@ async def predict(request: Request, svc: Service = Depends(get_service),
             return await run_in_threadpool(svc.text_only_result, text)
         slot = slot or svc.runner.reserve()
         with slot:
+            speakers = form.speakers()
             media = [f for f in (video, audio) if f]
             await run_in_threadpool(check_media, form, media, text is None,
                                     settings.duration_limit)
             handed_off = True
-            return await svc.analyze_now(slot, form, video, audio, text, owner)
+            return await svc.analyze_now(slot, form, video, audio, text, owner, speakers)
     finally:
         if not handed_off:
             form.cleanup()

@@ -19,7 +19,7 @@ from .schemas import PREDICT_EXAMPLE, JobCreated, JobOut, JobPage, errors
 from .security import require_api_key
 from .service import JOB_AUDIO, JOB_FILE, Service, check_media
 from .store import STATUSES, Job
-from .uploads import receive_form
+from .uploads import SPEAKERS_FIELD, receive_form
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)])
 
@@ -37,6 +37,7 @@ _JOB_BODY = {
             "text": {"type": "string", "description": (
                 "optional transcript: the whole file becomes one utterance with this text and "
                 "no transcription runs")},
+            "speakers": SPEAKERS_FIELD,
         }},
         "examples": {"video": {"summary": "a long video", "value": {JOB_FILE: "(binary)"}}},
     }},
@@ -87,7 +88,7 @@ async def create_job(request: Request, svc: Service = Depends(get_service),
     settings = svc.settings
     with svc.runner.reserve() as slot:  # before reading: a full queue refuses at once
         form = await receive_form(request, settings.upload_dir, settings.max_upload_bytes,
-                                  file_fields=(JOB_FILE, JOB_AUDIO), text_fields=("text",))
+                                  file_fields=(JOB_FILE, JOB_AUDIO), text_fields=("text", "speakers"))
         try:
             if JOB_FILE not in form.files:
                 raise HTTPException(422, f"send the media as the multipart file field '{JOB_FILE}'")
@@ -95,7 +96,7 @@ async def create_job(request: Request, svc: Service = Depends(get_service),
             media = [JOB_FILE] + ([JOB_AUDIO] if JOB_AUDIO in form.files else [])
             await run_in_threadpool(check_media, form, media, text is None,
                                     settings.duration_limit)
-            job = svc.create_job(slot, form, text, owner)
+            job = svc.create_job(slot, form, text, owner, form.speakers())
         except BaseException:
             form.cleanup()
             raise

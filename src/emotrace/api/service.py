@@ -41,7 +41,8 @@ class AnalysisPipeline(Protocol):
     """What the service needs from :class:`emotrace.pipeline.Pipeline`."""
 
     def analyze(self, path: Any, *, audio_path: Any = None, transcript: str | None = None,
-                hook: Hook | None = None) -> AnalysisResult: ...
+                hook: Hook | None = None) -> AnalysisResult:
+        """Also takes ``speakers=N`` (passed only when a client gives it)."""
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -189,7 +190,8 @@ class Service:
         self.description = dict(self.pipeline.describe())
         self.settings.upload_dir.mkdir(parents=True, exist_ok=True)
 
-    def cache_key(self, media: StoredFile | None, audio: StoredFile | None, transcript: str | None) -> str:
+    def cache_key(self, media: StoredFile | None, audio: StoredFile | None, transcript: str | None,
+                  speakers: int | None = None) -> str:
         """The key results are stored under: :func:`emotrace.cache.result_key`, as the command
         line's cache keys them (content hashes, transcript, the pipeline's models and options:
         a server restarted with other settings never serves stale results).
@@ -198,7 +200,8 @@ class Service:
         reuses what a job computed and the other way round.
         """
         return result_key(self.description, getattr(self.pipeline, "config", None),
-                          media.sha256 if media else None, audio.sha256 if audio else None, transcript)
+                          media.sha256 if media else None, audio.sha256 if audio else None, transcript,
+                          speakers)
 
     # immediate analyses ----------------------------------------------------------------
 
@@ -216,7 +219,7 @@ class Service:
 
     async def analyze_now(self, slot: Slot, form: ReceivedForm, video: str | None,
                           audio: str | None, transcript: str | None,
-                          owner: str | None = None) -> dict[str, Any]:
+                          owner: str | None = None, speakers: int | None = None) -> dict[str, Any]:
         """``/predict`` with media: run in the pool and wait, or reuse a stored result.
 
         Args:
@@ -226,9 +229,11 @@ class Service:
             video, audio: the form fields holding the media and the separate sound track.
             transcript: the text given instead of transcribing.
             owner: the API key's tag; only its own jobs' results are reused.
+            speakers: the number of speakers, when the client gave it.
         """
         try:
-            key = self.cache_key(form.files.get(video or ""), form.files.get(audio or ""), transcript)
+            key = self.cache_key(form.files.get(video or ""), form.files.get(audio or ""), transcript,
+                                 speakers)
             stored = self.store.result(key, "json") if self.store.reusable(key, owner) else None
             if stored is not None:
                 form.cleanup()
@@ -237,7 +242,8 @@ class Service:
             video_path = form.files[video].path if video else None
             audio_path = form.files[audio].path if audio else None
             future = self.runner.submit(slot, self._analyze_retrying, video_path,
-                                        audio_path=audio_path, transcript=transcript)
+                                        audio_path=audio_path, transcript=transcript,
+                                        **({"speakers": speakers} if speakers is not None else {}))
         except BaseException:
             form.cleanup()
             raise
@@ -267,7 +273,7 @@ class Service:
     # jobs ------------------------------------------------------------------------------
 
     def create_job(self, slot: Slot, form: ReceivedForm, transcript: str | None,
-                   owner: str | None = None) -> Job:
+                   owner: str | None = None, speakers: int | None = None) -> Job:
         """Store a job for an upload and queue it (or finish it at once from a stored result).
 
         The upload directory becomes the job's: kept while the job is (the web page plays it,
@@ -276,9 +282,10 @@ class Service:
         :func:`~emotrace.api.security.owner_of`).
         """
         media, audio = form.files[JOB_FILE], form.files.get(JOB_AUDIO)
-        options = {"transcript": transcript, "separate_audio": audio is not None}
+        options = {"transcript": transcript, "separate_audio": audio is not None,
+                   **({"speakers": speakers} if speakers is not None else {})}
         job = self.store.create(filename=media.filename, options=options, content_hash=media.sha256,
-                                cache_key=self.cache_key(media, audio, transcript),
+                                cache_key=self.cache_key(media, audio, transcript, speakers),
                                 upload_dir=str(form.directory), owner=owner)
         if job.reused:
             if not job.upload_dir:  # a store that does not keep a reused job's upload
@@ -298,9 +305,10 @@ class Service:
                 raise FileNotFoundError("the job's upload is gone")
             folder = Path(job.upload_dir)
             audio = folder / JOB_AUDIO if job.options.get("separate_audio") else None
+            given = {"speakers": job.options["speakers"]} if job.options.get("speakers") else {}
             result = self.pipeline.analyze(folder / JOB_FILE, audio_path=audio,
                                            transcript=job.options.get("transcript"),
-                                           hook=_ProgressWriter(self.store, job_id))
+                                           hook=_ProgressWriter(self.store, job_id), **given)
             kept = self.store.finish(job_id, render_all(without_paths(result)))
             if not kept:
                 log.info("job %s was deleted while running; its result is dropped", job_id)

@@ -65,9 +65,28 @@ class ReceivedForm:
             return None
         return value.strip() or None
 
+    def speakers(self) -> int | None:
+        """The optional ``speakers`` field: how many people speak (1-50), or None when absent.
+
+        Raises:
+            HTTPException: 422 when it is not a whole number from 1 to 50.
+        """
+        value = self.text("speakers")
+        if value is None:
+            return None
+        if not value.isdigit() or not 1 <= int(value) <= 50:
+            raise HTTPException(422, "speakers must be a whole number from 1 to 50 (how many people "
+                                     "speak; leave it out to find them)")
+        return int(value)
+
     def cleanup(self) -> None:
         """Delete the uploaded files and their directory."""
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+SPEAKERS_FIELD = {"type": "integer", "minimum": 1, "maximum": 50, "description": (
+    "optional: how many people speak in the file, when known (default: found automatically)")}
+"""The OpenAPI schema of the ``speakers`` form field of ``/predict`` and ``/jobs``."""
 
 
 def too_large(limit: int) -> HTTPException:

@@ -147,11 +147,12 @@ class ActorPool:
     # running one file ---------------------------------------------------------------
 
     def analyze(self, path: Any = None, *, audio_path: Any = None, transcript: str | None = None,
-                hook: Hook | None = None, avoid: int = -1) -> AnalysisResult:
+                hook: Hook | None = None, avoid: int = -1, speakers: int | None = None) -> AnalysisResult:
         """Analyse one file on a free actor (waiting for one), as ``Pipeline.analyze`` does.
 
         Args:
-            path, audio_path, transcript, hook: as in :meth:`emotrace.pipeline.Pipeline.analyze`;
+            path, audio_path, transcript, hook, speakers: as in
+                :meth:`emotrace.pipeline.Pipeline.analyze`;
                 a hook that is :class:`Cancellable` stops the analysis when it says so.
             avoid: an actor index to use only if no other is free (the one a retry follows).
 
@@ -166,14 +167,14 @@ class ActorPool:
             media, audio = _with_data(ray, media), _with_data(ray, audio)
         index = self._acquire(avoid)
         try:
-            outcome = self._call(index, media, audio, transcript, hook)
+            outcome = self._call(index, media, audio, transcript, hook, speakers)
             if outcome.need_data:
                 if self.options.transfer == "path":
                     raise MediaError(f"{path or audio_path}: the Ray worker's node does not see "
                                      "this path; put the files where every node sees them at the "
                                      "same path, or use the transfer 'auto' or 'object-store'")
                 outcome = self._call(index, _with_data(ray, media), _with_data(ray, audio),
-                                     transcript, hook)
+                                     transcript, hook, speakers)
         finally:
             self._release(index)
         if outcome.error is not None:
@@ -182,12 +183,12 @@ class ActorPool:
         return outcome.result
 
     def _call(self, index: int, media: MediaSource | None, audio: MediaSource | None,
-              transcript: str | None, hook: Hook | None) -> Outcome:
+              transcript: str | None, hook: Hook | None, speakers: int | None = None) -> Outcome:
         ray = import_ray()
         actor, call_id = self._actors[index], uuid.uuid4().hex
         with self._cond:
             self._busy[index] = call_id
-        ref = actor.analyze.remote(call_id, media, audio, transcript)
+        ref = actor.analyze.remote(call_id, media, audio, transcript, speakers)
         last = None
         try:
             while True:
@@ -296,10 +297,11 @@ class RayPipeline:
         return dict(self.pool.description)
 
     def analyze(self, path: Any = None, *, audio_path: Any = None, transcript: str | None = None,
-                hook: Hook | None = None) -> AnalysisResult:
+                hook: Hook | None = None, speakers: int | None = None) -> AnalysisResult:
         """As :meth:`emotrace.pipeline.Pipeline.analyze`, on a free actor (see
         :meth:`ActorPool.analyze`; raises :class:`WorkerLost` when the actor dies)."""
-        return self.pool.analyze(path, audio_path=audio_path, transcript=transcript, hook=hook)
+        return self.pool.analyze(path, audio_path=audio_path, transcript=transcript, hook=hook,
+                                 speakers=speakers)
 
     def close(self) -> None:
         """Stop the actors and leave the cluster."""

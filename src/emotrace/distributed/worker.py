@@ -133,7 +133,7 @@ class AnalysisWorker:
                 "cpu_s": times.user + times.system}
 
     def analyze(self, call_id: str, media: MediaSource | None, audio: MediaSource | None,
-                transcript: str | None) -> Outcome:
+                transcript: str | None, speakers: int | None = None) -> Outcome:
         """Analyse one file; errors raised on purpose come back in the outcome, not raised."""
         for source in (media, audio):
             if source is not None and source.data is None and not source.visible_here():
@@ -150,7 +150,7 @@ class AnalysisWorker:
                 path = media.materialise(folder) if media is not None else None
                 audio_path = audio.materialise(folder) if audio is not None else None
                 result = self.pipeline.analyze(path, audio_path=audio_path, transcript=transcript,
-                                               hook=hook)
+                                               hook=hook, speakers=speakers)
                 return Outcome(result=_with_caller_paths(result, media, audio))
         except Exception as e:  # the caller decides; a crash of the process itself is Ray's to report
             named = _caller_names(str(e), locals().get("folder"), media, audio)

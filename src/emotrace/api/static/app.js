@@ -396,6 +396,8 @@ async function analyse() {
   form.append("file", file);
   const transcript = $("transcript").value.trim();
   if (transcript) form.append("text", transcript);
+  const speakers = $("num-speakers").value.trim();
+  if (speakers) form.append("speakers", speakers);
   $("go").disabled = true;
   setStatus("uploading… 0%", 0);
   try {
