@@ -79,6 +79,11 @@ class ActorPool:
         self._started_here = connect(self.options)
         try:
             n = self.options.actors or cluster_actors(self.options.threads)
+            room = cluster_actors(self.options.threads)
+            if n > room:  # an autoscaling cluster may add the nodes; say why it waits
+                log.warning("%d actors of %d CPU(s) asked for; the cluster has room for %d now: "
+                            "the others start when nodes join (waiting up to %.0f s)", n,
+                            self.options.threads, room, self.options.startup_timeout)
             # max_concurrency: progress and cancel calls reach an actor while it analyses (the
             # pool gives it one file at a time); SPREAD: the models' memory over every node
             remote = ray.remote(AnalysisWorker).options(
