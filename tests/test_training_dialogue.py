@@ -104,3 +104,76 @@ def test_folds_split_meld_by_dialogue(tmp_path):
     assert len(meld_examples(p, 0)) == 6
     assert meld_folds(p, 2) == [0, 0, 1, 0, 0, 0]
     assert meld_folds(p, 3) == [0, 0, 1, 2, 2, 2]
+
+
+def test_speaker_features_say_who_spoke_when():
+    from emotrace.modalities.text import speaker_features
+
+    f = speaker_features(["S1", "S2", "S1", "S1", None, "S3", "S2"])
+    # known, same as the previous utterance, same as the one before that, spoke before
+    assert f.tolist() == [[1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 1, 1], [1, 1, 0, 1], [0, 0, 0, 0],
+                          [1, 0, 0, 0], [1, 0, 0, 1]]
+    assert not speaker_features([None, None, ""]).any()
+
+
+def test_meld_speakers_are_named_per_dialogue_and_joined_parts_keep_them_apart(tmp_path):
+    p = tmp_path / "m.csv"
+    rows = ["Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID"]
+    for i, (d, u, who) in enumerate([(0, 0, "Ross"), (0, 1, "Rachel"), (0, 2, "Ross"),
+                                     (1, 0, "Rachel"), (1, 1, "Rachel")]):
+        rows.append(f"{i},line {i},{who},neutral,neutral,{d},{u}")
+    p.write_text("\n".join(rows) + "\n")
+    speakers = dialogue.meld_speakers(p)
+    assert speakers == [["S1", "S2", "S1"], ["S1", "S1"]]
+    data = [(np.full((len(s), 7), 1 / 7, np.float32), np.full((len(s), 3), 1 / 3, np.float32),
+             np.zeros(len(s), np.int64), np.zeros(len(s), np.int64)) for s in speakers]
+    seqs = dialogue.as_tensors(data, speakers)
+    (run,) = dialogue.joined(seqs, 2, np.random.default_rng(0))
+    names = run[4]
+    assert len(names) == 5 and len(set(names)) == 3  # S1 of one dialogue is not S1 of the other
+    # A CSV without MELD's Speaker column still reads; its speakers are unknown.
+    q = tmp_path / "nospeaker.csv"
+    q.write_text("\n".join(",".join(r.split(",")[:2] + r.split(",")[3:]) for r in rows) + "\n")
+    assert dialogue.meld_speakers(q) == [["", "", ""], ["", ""]]
+    assert not dialogue.speaker_features(dialogue.as_tensors(data, dialogue.meld_speakers(q))[0][4]).any()
+
+
+@pytest.mark.skipif(not TEXT_MODEL.exists(), reason="the shipped text model is absent")
+def test_a_head_with_speakers_exports_and_the_runtime_feeds_it(tmp_path):
+    import argparse
+
+    from emotrace.modalities.text import speaker_features
+    from emotrace.types import Utterance
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for f in TEXT_MODEL.parent.iterdir():
+        if f.name not in ("config.json", "dialogue.onnx"):
+            (folder / f.name).symlink_to(f)
+    config = json.loads((TEXT_MODEL.parent / "config.json").read_text())
+    config.pop("dialogue_head", None)
+    (folder / "config.json").write_text(json.dumps(config))
+    args = argparse.Namespace(hidden=16, dropout=0.0, speakers=True)
+    torch.manual_seed(0)
+    heads = [dialogue.DialogueHead(16, 0.0, dialogue.n_speaker(args)) for _ in range(2)]
+    for h in heads:
+        torch.nn.init.normal_(h.emotion.weight, std=0.5)
+        torch.nn.init.normal_(h.inp[1].weight, std=1.0)
+    ensemble = dialogue.Ensemble(heads).eval()
+    dialogue.export(ensemble, folder, {"chosen_epoch": 3, "settings": {"hidden": 16, "speakers": ["x"]}})
+    scorer = TextScorer(TextOptions(model=str(folder)))
+    assert scorer.dialogue_reads_speakers
+    e, s = _probs(5, 7, 2).numpy(), _probs(5, 3, 3).numpy()
+    who = ["S1", "S2", "S1", None, "S2"]
+    got_e, _ = scorer.read_dialogue(e, s, who)
+    want_e, _ = ensemble(torch.from_numpy(e), torch.from_numpy(s), torch.from_numpy(speaker_features(who)))
+    assert np.allclose(got_e, want_e.detach().numpy(), atol=1e-5)
+    unknown_e, _ = scorer.read_dialogue(e, s)  # no speakers: all unknown
+    want_e, _ = ensemble(torch.from_numpy(e), torch.from_numpy(s), torch.zeros(5, 4))
+    assert np.allclose(unknown_e, want_e.detach().numpy(), atol=1e-5)
+    assert not np.allclose(got_e, unknown_e, atol=1e-3)
+    texts = ["Hi.", "You did what?", "I can't believe it!"]
+    utts = [Utterance(i, i + 1, t, speaker=w) for i, (t, w) in enumerate(zip(texts, ["S1", "S2", "S1"]))]
+    by_turns = scorer.score_utterances(None, utts)
+    by_texts = scorer.score_dialogue(texts, speakers=["S1", "S2", "S1"])
+    assert [x.emotions for x in by_turns] == [x.emotions for x in by_texts]

@@ -24,6 +24,8 @@ class LabelledUtterance:
     text: str
     emotion: str
     sentiment: str
+    speaker: str = ""
+    """Who says it, as the CSV's ``Speaker`` column names them ("" when the file has no such column)."""
 
 
 def _csv_rows(path: Path, required: tuple[str, ...], missing_message: str) -> list[dict[str, str]]:
@@ -50,7 +52,8 @@ def read_meld_csv(path: str | Path) -> list[list[LabelledUtterance]]:
     """Read a CSV in MELD's format into dialogues, each in ``Utterance_ID`` order.
 
     Only the columns ``Utterance, Emotion, Sentiment, Dialogue_ID, Utterance_ID`` are needed;
-    others are ignored. Dialogues keep their first-appearance order.
+    ``Speaker``, when present, is kept (``LabelledUtterance.speaker``); others are ignored.
+    Dialogues keep their first-appearance order.
 
     Raises:
         DataError: the file is missing, a column is missing, or a label is unknown.
@@ -69,7 +72,7 @@ def read_meld_csv(path: str | Path) -> list[list[LabelledUtterance]]:
             raise DataError(f"{path}:{line}: Utterance_ID {row['Utterance_ID']!r} is not an integer") from e
         did = row["Dialogue_ID"].strip()
         dialogues.setdefault(did, []).append(
-            LabelledUtterance(did, uid, row["Utterance"], emotion, sentiment))
+            LabelledUtterance(did, uid, row["Utterance"], emotion, sentiment, (row.get("Speaker") or "").strip()))
     if not dialogues:
         raise DataError(f"{path}: no rows")
     return [sorted(d, key=lambda u: u.utterance_id) for d in dialogues.values()]

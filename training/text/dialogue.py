@@ -20,6 +20,12 @@ of dev's dialogues and scored on the other, pooled over both halves.
 ``--join K`` also trains on runs of up to K consecutive dialogues joined into one sequence, as a
 long video is one sequence of many scenes. ``--export`` writes ``dialogue.onnx`` into the model
 folder and names it in its ``config.json`` (``dialogue_head``), which ``TextScorer`` then applies.
+
+``--speakers`` (experiment) also gives the head, per utterance, MELD's speakers as
+:data:`~emotrace.modalities.text.SPEAKER_FEATURES` (speaker known, same speaker as the previous
+utterance / the one before that, this speaker spoke before in the sequence); speakers of joined
+dialogues stay distinct across the parts. ``--speaker-dropout`` blanks a training sequence's
+speakers (all zeros, as a conversation without speakers reads) with that probability.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from emotrace.config import TextOptions
 from emotrace.datasets import read_meld_csv
 from emotrace.labels import EMOTIONS, SENTIMENTS
 from emotrace.metrics import classification_report
-from emotrace.modalities.text import MIN_DIALOGUE, TextScorer
+from emotrace.modalities.text import MIN_DIALOGUE, SPEAKER_FEATURES, TextScorer, speaker_features
 
 from .recipe import DIALOGUE, dialogue_head_config
 
@@ -54,9 +60,10 @@ SETTINGS = tuple(DIALOGUE)
 class DialogueHead(nn.Module):
     """Bidirectional GRU over a conversation's log-probabilities, adding to each utterance's own."""
 
-    def __init__(self, hidden: int = 128, dropout: float = 0.3):
+    def __init__(self, hidden: int = 128, dropout: float = 0.3, n_speaker: int = 0):
         super().__init__()
-        self.inp = nn.Sequential(nn.Dropout(dropout), nn.Linear(N_IN, hidden), nn.GELU())
+        self.n_speaker = n_speaker
+        self.inp = nn.Sequential(nn.Dropout(dropout), nn.Linear(N_IN + n_speaker, hidden), nn.GELU())
         self.rnn = nn.GRU(hidden, hidden, batch_first=True, bidirectional=True)
         self.drop = nn.Dropout(dropout)
         self.emotion = nn.Linear(3 * hidden, len(EMOTIONS))
@@ -65,9 +72,12 @@ class DialogueHead(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def forward(self, emotion_logp: torch.Tensor, sentiment_logp: torch.Tensor):
-        """``(T, 7)`` and ``(T, 3)`` log-probabilities of one conversation → corrected logits."""
-        h = self.inp(torch.cat([emotion_logp, sentiment_logp], -1))
+    def forward(self, emotion_logp: torch.Tensor, sentiment_logp: torch.Tensor,
+                speaker: torch.Tensor | None = None):
+        """``(T, 7)`` and ``(T, 3)`` log-probabilities of one conversation (and, for a head with
+        ``n_speaker``, its ``(T, n_speaker)`` speaker features) → corrected logits."""
+        x = [emotion_logp, sentiment_logp] + ([speaker] if self.n_speaker else [])
+        h = self.inp(torch.cat(x, -1))
         c, _ = self.rnn(h.unsqueeze(0))
         z = self.drop(torch.cat([h, c[0]], -1))
         return emotion_logp + self.emotion(z), sentiment_logp + self.sentiment(z)
@@ -80,9 +90,10 @@ class Ensemble(nn.Module):
         super().__init__()
         self.heads = nn.ModuleList(heads)
 
-    def forward(self, emotion_probs: torch.Tensor, sentiment_probs: torch.Tensor):
+    def forward(self, emotion_probs: torch.Tensor, sentiment_probs: torch.Tensor,
+                speaker_features: torch.Tensor | None = None):
         e_logp, s_logp = emotion_probs.clamp(min=1e-12).log(), sentiment_probs.clamp(min=1e-12).log()
-        outs = [h(e_logp, s_logp) for h in self.heads]
+        outs = [h(e_logp, s_logp, speaker_features) for h in self.heads]
         e = torch.stack([o[0] for o in outs]).mean(0)
         s = torch.stack([o[1] for o in outs]).mean(0)
         return e.softmax(-1), s.softmax(-1)
@@ -121,35 +132,65 @@ def cached_outputs(model_dirs: list[str], meld_csv: Path, out: Path) -> list[tup
     return data
 
 
-def as_tensors(data) -> list[tuple[torch.Tensor, ...]]:
+def meld_speakers(meld_csv: Path) -> list[list[str]]:
+    """Per dialogue of a MELD CSV (in :func:`encoder_outputs`' order): its speakers as emotrace
+    names them, ``S1``, ``S2``… by order of first appearance in the dialogue."""
+    out = []
+    for d in read_meld_csv(meld_csv):
+        ids: dict[str, str] = {}
+        out.append([ids.setdefault(u.speaker, f"S{len(ids) + 1}") if u.speaker else "" for u in d])
+    return out
+
+
+def as_tensors(data, speakers: list[list[str]] | None = None) -> list[tuple]:
+    """Per dialogue: log-probabilities, labels and its speakers (a list; empty names without ``speakers``)."""
+    if speakers is not None and [len(s) for s in speakers] != [len(d[2]) for d in data]:
+        raise ValueError("speakers do not line up with the cached encoder outputs")
     return [(torch.from_numpy(e).clamp(min=1e-12).log(), torch.from_numpy(s).clamp(min=1e-12).log(),
-             torch.from_numpy(ye), torch.from_numpy(ys)) for e, s, ye, ys in data]
+             torch.from_numpy(ye), torch.from_numpy(ys),
+             [(0, w) if w else None for w in speakers[n]] if speakers is not None else [None] * len(ye))
+            for n, (e, s, ye, ys) in enumerate(data)]
 
 
 def joined(data: list, k: int, rng: np.random.Generator) -> list:
-    """Runs of 2..k consecutive dialogues (in a shuffled order) joined into single sequences."""
+    """Runs of 2..k consecutive dialogues (in a shuffled order) joined into single sequences;
+    each part's speakers stay its own (``S1`` of one part is not ``S1`` of the next)."""
     order = rng.permutation(len(data))
     out, i = [], 0
     while i < len(order):
         n = int(rng.integers(2, k + 1))
         group = [data[j] for j in order[i:i + n]]
-        out.append(tuple(torch.cat([g[f] for g in group]) for f in range(4)))
+        spk = [(part, w[1]) if w else None for part, g in enumerate(group)
+               for w in (g[4] if len(g) > 4 else [None] * len(g[0]))]
+        out.append(tuple(torch.cat([g[f] for g in group]) for f in range(4)) + (spk,))
         i += n
     return out
 
 
+def features(seq, args, rng: np.random.Generator | None = None) -> torch.Tensor | None:
+    """The speaker features a head trained with ``args`` reads for ``seq`` (None without
+    ``--speakers``); with ``rng`` (training), blanked with probability ``args.speaker_dropout``."""
+    if not getattr(args, "speakers", False):
+        return None
+    if rng is not None and args.speaker_dropout > 0 and rng.random() < args.speaker_dropout:
+        return torch.zeros(len(seq[4]), len(SPEAKER_FEATURES))
+    return torch.from_numpy(speaker_features(seq[4]))
+
+
 @torch.no_grad()
-def predict(heads: list[DialogueHead], data) -> tuple[np.ndarray, np.ndarray]:
+def predict(heads: list[DialogueHead], data, args=None) -> tuple[np.ndarray, np.ndarray]:
     """Ensemble argmax predictions over all dialogues, concatenated (as ``TextScorer`` scores them)."""
     pe, ps = [], []
     for h in heads:
         h.eval()
-    for e, s, _, _ in data:
+    for seq in data:
+        e, s = seq[0], seq[1]
         if len(e) < MIN_DIALOGUE:  # as at run time: a lone utterance keeps the encoder's scores
             pe.append(e.argmax(-1).numpy())
             ps.append(s.argmax(-1).numpy())
             continue
-        outs = [h(e, s) for h in heads]
+        f = features(seq, args)
+        outs = [h(e, s, f) for h in heads]
         pe.append(torch.stack([o[0] for o in outs]).mean(0).argmax(-1).numpy())
         ps.append(torch.stack([o[1] for o in outs]).mean(0).argmax(-1).numpy())
     for h in heads:
@@ -166,7 +207,7 @@ def train_heads(train, dev, args) -> tuple[list[dict], list[list[dict]]]:
     heads, opts, rngs = [], [], []
     for seed in range(args.seeds):
         torch.manual_seed(seed)
-        heads.append(DialogueHead(args.hidden, args.dropout))
+        heads.append(DialogueHead(args.hidden, args.dropout, n_speaker(args)))
         opts.append(torch.optim.AdamW(heads[-1].parameters(), lr=args.lr, weight_decay=0.01))
         rngs.append(np.random.default_rng(seed))
     epochs, states = [], []
@@ -175,13 +216,13 @@ def train_heads(train, dev, args) -> tuple[list[dict], list[list[dict]]]:
         for head, opt, rng in zip(heads, opts, rngs):
             seqs = train + (joined(train, args.join, rng) if args.join > 1 else [])
             for i in rng.permutation(len(seqs)):
-                e, s, ye, ys = seqs[i]
-                pe, ps = head(e, s)
+                e, s, ye, ys = seqs[i][:4]
+                pe, ps = head(e, s, features(seqs[i], args, rng))
                 loss = F.cross_entropy(pe, ye) + args.sentiment_loss * F.cross_entropy(ps, ys)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-        pred_e, pred_s = predict(heads, dev)
+        pred_e, pred_s = predict(heads, dev, args)
         epochs.append({"epoch": epoch, "pred_e": pred_e, "pred_s": pred_s})
         states.append([{k: v.clone() for k, v in h.state_dict().items()} for h in heads])
         log.info("epoch %d (%.0f s)", epoch, time.time() - t0)
@@ -206,6 +247,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--train-models", nargs="+", default=r["train_models"], metavar="DIR",
                    help="experiment: score MELD train with these encoders instead of --model, dialogue d by the "
                         "(d %% N)-th: encoders trained with --folds N, each scoring the fold it never saw")
+    p.add_argument("--speakers", action="store_true",
+                   help="experiment: also give the head each utterance's speaker features (MELD's Speaker column)")
+    p.add_argument("--speaker-dropout", type=float, default=0.1,
+                   help="with --speakers: probability that a training sequence's speakers are blanked (unknown)")
     p.add_argument("--export", action="store_true",
                    help="write dialogue.onnx into --model and name it in config.json (a run folder that "
                         "already holds heads trained with the same settings is exported without training again)")
@@ -220,6 +265,8 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     settings = {k: getattr(args, k) for k in SETTINGS}
+    if args.speakers:
+        settings.update(speakers=list(SPEAKER_FEATURES), speaker_dropout=args.speaker_dropout)
     done = args.out / "report.json"
     if args.export and done.exists() and (args.out / "heads.pt").exists() \
             and json.loads(done.read_text())["settings"] == settings:
@@ -230,9 +277,11 @@ def main(argv=None) -> None:
         return
 
     meld = args.data_dir / "meld"
-    train = as_tensors(cached_outputs(args.train_models or [args.model], meld / "train_sent_emo.csv", args.out))
+    spk = {n: meld_speakers(meld / f"{n}_sent_emo.csv") if args.speakers else None for n in ("train", "dev")}
+    train = as_tensors(cached_outputs(args.train_models or [args.model], meld / "train_sent_emo.csv", args.out),
+                       spk["train"])
     dev_np = cached_outputs([args.model], meld / "dev_sent_emo.csv", args.out)
-    dev = as_tensors(dev_np)
+    dev = as_tensors(dev_np, spk["dev"])
     ye = np.concatenate([d[2] for d in dev_np])
     ys = np.concatenate([d[3] for d in dev_np])
     fold = np.concatenate([[i % 2] * len(d[2]) for i, d in enumerate(dev_np)])
@@ -273,8 +322,12 @@ def main(argv=None) -> None:
         export(Ensemble(heads).eval(), Path(args.model), report, args.version)
 
 
+def n_speaker(args) -> int:
+    return len(SPEAKER_FEATURES) if getattr(args, "speakers", False) else 0
+
+
 def _head(state: dict, args) -> DialogueHead:
-    head = DialogueHead(args.hidden, args.dropout)
+    head = DialogueHead(args.hidden, args.dropout, n_speaker(args))
     head.load_state_dict(state)
     return head.eval()
 
@@ -283,12 +336,15 @@ def export(ensemble: Ensemble, model_dir: Path, report: dict, version: str | Non
     """Write ``dialogue.onnx`` (one conversation in, probabilities out) and name it in config.json."""
     e = torch.full((5, len(EMOTIONS)), 1 / len(EMOTIONS))
     s = torch.full((5, len(SENTIMENTS)), 1 / len(SENTIMENTS))
-    names = ["emotion_probs", "sentiment_probs", "emotion_probs_out", "sentiment_probs_out"]
+    n_spk = ensemble.heads[0].n_speaker
+    inputs = ["emotion_probs", "sentiment_probs"] + (["speaker_features"] if n_spk else [])
+    names = inputs + ["emotion_probs_out", "sentiment_probs_out"]
+    example = (e, s) + ((torch.zeros(5, n_spk),) if n_spk else ())
     with warnings.catch_warnings():
         # The tracer warns about GRU batch sizes; the graph fixes its batch at one conversation.
         warnings.simplefilter("ignore")
-        torch.onnx.export(ensemble, (e, s), str(model_dir / "dialogue.onnx"), input_names=names[:2],
-                          output_names=names[2:], dynamic_axes={n: {0: "utterances"} for n in names},
+        torch.onnx.export(ensemble, example, str(model_dir / "dialogue.onnx"), input_names=inputs,
+                          output_names=names[len(inputs):], dynamic_axes={n: {0: "utterances"} for n in names},
                           opset_version=17, dynamo=False)
     path = model_dir / "config.json"
     config = json.loads(path.read_text())

@@ -11,7 +11,7 @@ import logging
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Hashable, Sequence
 
 import numpy as np
 
@@ -27,6 +27,24 @@ log = logging.getLogger(__name__)
 
 # The dialogue head reads conversations of at least this many utterances.
 MIN_DIALOGUE = 2
+SPEAKER_FEATURES = ("known", "same_as_previous", "same_as_two_before", "spoke_before")
+"""The per-utterance speaker features a dialogue head trained with ``--speakers`` reads."""
+
+
+def speaker_features(speakers: Sequence[Hashable | None]) -> np.ndarray:
+    """``(n, 4)`` float32 :data:`SPEAKER_FEATURES` of one conversation's speakers, in spoken order.
+
+    Only whether two utterances share a speaker matters, not the names. An unknown speaker
+    (None or "") gets all zeros and matches no one, so a conversation without speakers is all zeros.
+    """
+    out = np.zeros((len(speakers), len(SPEAKER_FEATURES)), dtype=np.float32)
+    seen: set = set()
+    for i, who in enumerate(speakers):
+        if who is None or who == "":
+            continue
+        out[i] = (1.0, i >= 1 and speakers[i - 1] == who, i >= 2 and speakers[i - 2] == who, who in seen)
+        seen.add(who)
+    return out
 _PUNCT = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "…": "...", "—": " - ", "–": " - "})
 
 
@@ -162,6 +180,9 @@ class TextScorer:
         self.dialogue = _dialogue_session(model_dir, self.info, options.threads) if options.dialogue else None
         if not options.dialogue and "dialogue_head" in self.info:
             self.model_name += "-nodialogue"
+        # A head trained with --speakers has a third input (training/text/dialogue.py --speakers).
+        self.dialogue_reads_speakers = self.dialogue is not None and "speaker_features" in {
+            i.name for i in self.dialogue.get_inputs()}
         # The language(s) the model was trained on (MELD: English); the pipeline does not ask
         # it to score words in any other language rather than read them as if they were English.
         self.languages: tuple[str, ...] = tuple(self.info.get("languages", ("en",)))
@@ -201,25 +222,33 @@ class TextScorer:
         """
         return self._scores(*self.probabilities(texts, contexts, hook=hook))
 
-    def score_dialogue(self, texts: Sequence[str], hook=None) -> list[Scores]:
+    def score_dialogue(self, texts: Sequence[str], hook=None,
+                       speakers: Sequence[str | None] | None = None) -> list[Scores]:
         """Score utterances of one conversation in spoken order: each with its own context, then
         (when the model has a dialogue head and there are two or more) with the scores of the
-        whole conversation."""
-        return self._scores(*self.dialogue_probabilities(texts, hook=hook))
+        whole conversation; ``speakers[i]`` says who said ``texts[i]`` (None: unknown), which
+        only a head trained with speakers reads."""
+        return self._scores(*self.dialogue_probabilities(texts, hook=hook, speakers=speakers))
 
-    def dialogue_probabilities(self, texts: Sequence[str], hook=None) -> tuple[np.ndarray, np.ndarray]:
+    def dialogue_probabilities(self, texts: Sequence[str], hook=None,
+                               speakers: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`score_dialogue`'s probabilities before the calibration offsets."""
         emo, sent = self.probabilities(texts, contexts_for(texts, self.context_turns), hook=hook)
         # One utterance has no conversation to read: read alone, the head did not help on MELD
         # dev (see the model card), so a lone utterance keeps the encoder's scores.
         if self.dialogue is not None and len(texts) >= MIN_DIALOGUE:
-            emo, sent = self.read_dialogue(emo, sent)
+            emo, sent = self.read_dialogue(emo, sent, speakers)
         return emo, sent
 
-    def read_dialogue(self, emo: np.ndarray, sent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The dialogue head over one conversation's ``(n, 7)`` / ``(n, 3)`` probabilities."""
-        e, s = self.dialogue.run(None, {"emotion_probs": emo.astype(np.float32),
-                                        "sentiment_probs": sent.astype(np.float32)})
+    def read_dialogue(self, emo: np.ndarray, sent: np.ndarray,
+                      speakers: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The dialogue head over one conversation's ``(n, 7)`` / ``(n, 3)`` probabilities (and,
+        for a head that reads them, its speakers' :func:`speaker_features`; none given: unknown)."""
+        feeds = {"emotion_probs": emo.astype(np.float32), "sentiment_probs": sent.astype(np.float32)}
+        if self.dialogue_reads_speakers:
+            feeds["speaker_features"] = speaker_features(list(speakers) if speakers is not None
+                                                         else [None] * len(emo))
+        e, s = self.dialogue.run(None, feeds)
         return e.astype(np.float64), s.astype(np.float64)
 
     def _scores(self, emo: np.ndarray, sent: np.ndarray) -> list[Scores]:
@@ -229,7 +258,8 @@ class TextScorer:
     def score_utterances(self, media: MediaContext, utterances: Sequence[Utterance],
                          hook=None) -> list[Scores | None]:
         """The modality interface: the utterances of one file, in order, as one dialogue."""
-        return list(self.score_dialogue([u.text for u in utterances], hook=hook))
+        return list(self.score_dialogue([u.text for u in utterances], hook=hook,
+                                        speakers=[u.speaker for u in utterances]))
 
 
 def apply_bias(probs: np.ndarray, bias: np.ndarray) -> np.ndarray:
