@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 import uuid
 from typing import Any, Protocol, runtime_checkable
 
@@ -193,6 +194,7 @@ class ActorPool:
         actor, call_id = self._actors[index], uuid.uuid4().hex
         with self._cond:
             self._busy[index] = call_id
+        self._wait_alive(index, media or audio)
         ref = actor.analyze.remote(call_id, media, audio, transcript, speakers)
         last = None
         try:
@@ -219,6 +221,25 @@ class ActorPool:
         except BaseException:  # the hook raised, the caller cancelled or was interrupted
             self._stop(actor, call_id, ref)
             raise
+
+    def _wait_alive(self, index: int, source: MediaSource | None) -> None:
+        """Wait while Ray restarts the actor (after its process died), so that only a death
+        during the analysis itself counts as a lost attempt."""
+        ray = import_ray()
+        deadline = time.monotonic() + self.options.startup_timeout
+        while True:
+            try:
+                ray.get(self._actors[index].ping.remote(), timeout=self.options.startup_timeout)
+                return
+            except ray.exceptions.ActorUnavailableError:  # restarting: it comes back
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+                break
+        name = source.path if source is not None else "the file"
+        raise WorkerLost(f"the Ray worker for {name} did not come back within "
+                         f"{self.options.startup_timeout:.0f} s", index)
 
     def _stop(self, actor: Any, call_id: str, ref: Any) -> None:
         ray = import_ray()

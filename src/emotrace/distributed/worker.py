@@ -113,6 +113,10 @@ class AnalysisWorker:
         self._progress: dict[str, tuple[str, float, float]] = {}
         self._cancelled: set[str] = set()
 
+    def ping(self) -> bool:
+        """True: the actor is up (its models loaded)."""
+        return True
+
     def describe(self) -> dict[str, Any]:
         """The pipeline's description (models and versions), as ``Pipeline.describe``."""
         return self.pipeline.describe()
