@@ -10,10 +10,8 @@ speaker are the turns. Speakers are named ``S1``, ``S2``, … in order of first 
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -21,8 +19,7 @@ import numpy as np
 from .config import DiarizationOptions
 from .errors import ModelError
 from .fbank import fbank, normalise
-from .models import modality_model_dir
-from .onnx_runtime import onnx_session
+from .models import load_model
 from .progress import Hook, no_progress
 from .types import SpeakerTurn
 
@@ -204,13 +201,10 @@ class Diarizer:
 
     def __init__(self, options: DiarizationOptions = DiarizationOptions()):
         self.options = options
-        folder = modality_model_dir("speaker", options.model)
-        try:
-            self.info = json.loads((Path(folder) / "config.json").read_text())
-        except (OSError, ValueError) as e:
-            raise ModelError(f"cannot read the speaker model's config.json in {folder}: {e}") from e
-        self.session = onnx_session(Path(folder) / "model.onnx", options.threads)
-        self.model_name = f"{self.info.get('name', 'speaker')}-v{self.info.get('version', 1)}"
+        model = load_model("speaker", options.model, "speaker", options.threads, emotions=False)
+        self.info, self.session, self.model_name = model.info, model.session, model.name
+        if "threshold" not in self.info:
+            raise ModelError(f"the speaker model's config.json in {model.folder} names no clustering threshold")
         self.threshold = options.threshold if options.threshold is not None else float(self.info["threshold"])
 
     def embed(self, audio, spans: Sequence[tuple[float, float]],

@@ -54,7 +54,7 @@ class LoadedModel:
 
 def load_model(modality: str, name: str, what: str, threads: int = 0, *,
                required: tuple[str, ...] = ("config.json", "model.onnx"),
-               with_sentiments: bool = False) -> LoadedModel:
+               with_sentiments: bool = False, emotions: bool = True) -> LoadedModel:
     """Find a modality's model folder, read its ``config.json`` and load its ONNX graph.
 
     Args:
@@ -64,22 +64,25 @@ def load_model(modality: str, name: str, what: str, threads: int = 0, *,
         threads: ONNX Runtime intra-op threads (0: its choice).
         required: files the folder must hold.
         with_sentiments: the model must also predict emotrace's 3 sentiments.
+        emotions: the model predicts emotrace's 7 emotions (False for the speaker model).
 
     Raises:
         ModelError: the folder, its config or its graph is missing or unusable.
     """
     folder = modality_model_dir(modality, name, required)
-    info = read_model_config(folder, what, with_sentiments)
+    info = read_model_config(folder, what, with_sentiments, emotions)
     return LoadedModel(folder, info, onnx_session(folder / info.get("onnx_file", "model.onnx"), threads))
 
 
-def read_model_config(model_dir: Path, what: str, with_sentiments: bool = False) -> dict:
+def read_model_config(model_dir: Path, what: str, with_sentiments: bool = False,
+                      emotions: bool = True) -> dict:
     """Read a model folder's ``config.json`` and check it predicts emotrace's labels.
 
     Args:
         model_dir: the model's folder.
         what: how to name the model in errors ("text", "voice", "face").
         with_sentiments: also require the 3 sentiments in emotrace's order.
+        emotions: require the 7 emotions in emotrace's order (a speaker model predicts none).
 
     Raises:
         ModelError: the file is unreadable or its labels differ from emotrace's.
@@ -92,7 +95,7 @@ def read_model_config(model_dir: Path, what: str, with_sentiments: bool = False)
         info = json.loads((model_dir / "config.json").read_text())
     except (OSError, ValueError) as e:
         raise ModelError(f"cannot read the {what} model's config.json in {model_dir}: {e}") from e
-    if tuple(info.get("emotions", ())) != EMOTIONS or \
+    if (emotions and tuple(info.get("emotions", ())) != EMOTIONS) or \
             (with_sentiments and tuple(info.get("sentiments", ())) != SENTIMENTS):
         raise ModelError(f"{what} model in {model_dir} does not predict emotrace's labels")
     return info
