@@ -62,8 +62,8 @@ def test_the_head_learns_what_the_previous_turn_says(monkeypatch):
     assert len(states) == 4 and len(states[0]) == 1
 
 
-@pytest.mark.skipif(not TEXT_MODEL.exists(), reason="the shipped text model is absent")
-def test_export_runs_in_onnx_runtime_as_in_torch(tmp_path):
+def _model_without_head(tmp_path):
+    """A copy (by links) of the shipped text model folder without its dialogue head."""
     folder = tmp_path / "model"
     folder.mkdir()
     for f in TEXT_MODEL.parent.iterdir():
@@ -72,6 +72,12 @@ def test_export_runs_in_onnx_runtime_as_in_torch(tmp_path):
     config = json.loads((TEXT_MODEL.parent / "config.json").read_text())
     config.pop("dialogue_head", None)
     (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.mark.skipif(not TEXT_MODEL.exists(), reason="the shipped text model is absent")
+def test_export_runs_in_onnx_runtime_as_in_torch(tmp_path):
+    folder = _model_without_head(tmp_path)
     torch.manual_seed(0)
     heads = [dialogue.DialogueHead(16), dialogue.DialogueHead(16)]
     for h in heads:  # non-zero corrections, so the test sees the head's work
@@ -145,14 +151,7 @@ def test_a_head_with_speakers_exports_and_the_runtime_feeds_it(tmp_path):
     from emotrace.modalities.text import speaker_features
     from emotrace.types import Utterance
 
-    folder = tmp_path / "model"
-    folder.mkdir()
-    for f in TEXT_MODEL.parent.iterdir():
-        if f.name not in ("config.json", "dialogue.onnx"):
-            (folder / f.name).symlink_to(f)
-    config = json.loads((TEXT_MODEL.parent / "config.json").read_text())
-    config.pop("dialogue_head", None)
-    (folder / "config.json").write_text(json.dumps(config))
+    folder = _model_without_head(tmp_path)
     args = argparse.Namespace(hidden=16, dropout=0.0, speakers=True)
     torch.manual_seed(0)
     heads = [dialogue.DialogueHead(16, 0.0, dialogue.n_speaker(args)) for _ in range(2)]
