@@ -10,12 +10,14 @@ speaker are the turns. Speakers are named ``S1``, ``S2``, … in order of first 
 
 from __future__ import annotations
 
-import logging
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Sequence
 
 import numpy as np
 
+from .audio_source import SAMPLE_RATE
 from .config import DiarizationOptions
 from .errors import ModelError
 from .fbank import fbank, normalise
@@ -23,9 +25,6 @@ from .models import load_model
 from .progress import Hook, no_progress
 from .types import SpeakerTurn
 
-log = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16000
 _BATCH = 32
 _CHUNK = 256  # windows whose features are held at once
 COARSE = 4
@@ -35,19 +34,28 @@ _MAX_CLUSTERED = 3000  # more windows than this: cluster an even sample, assign 
 
 @dataclass(frozen=True)
 class Diarization:
-    """The turns found in one file, and how many speakers hold them."""
+    """The turns found in one file (in time order, not overlapping), and the speakers who
+    hold them."""
 
     turns: tuple[SpeakerTurn, ...]
     speakers: tuple[str, ...]
+
+    @cached_property
+    def _bounds(self) -> tuple[list[float], list[float]]:
+        return [t.start for t in self.turns], [t.end for t in self.turns]
 
     def turn_at(self, start: float, end: float) -> int | None:
         """Index of the turn whose speaker holds most of ``[start, end]`` (the turn of theirs
         that overlaps it most), or of the nearest turn when none overlaps; None without turns."""
         if not self.turns:
             return None
+        # the turns that can overlap [start, end]: those ending after start, starting before end
+        starts, ends = self._bounds
+        first, last = bisect_right(ends, start), bisect_left(starts, end)
         held: dict[str, float] = {}
         best: dict[str, tuple[float, int]] = {}
-        for i, t in enumerate(self.turns):
+        for i in range(first, last):
+            t = self.turns[i]
             overlap = min(end, t.end) - max(start, t.start)
             if overlap > 0:
                 held[t.speaker] = held.get(t.speaker, 0.0) + overlap
@@ -57,7 +65,8 @@ class Diarization:
             who = max(held, key=lambda s: (held[s], -self.speakers.index(s)))
             return best[who][1]
         mid = (start + end) / 2
-        return min(range(len(self.turns)), key=lambda i: max(self.turns[i].start - mid, mid - self.turns[i].end, 0.0))
+        near = [i for i in (first - 1, first, last - 1, last) if 0 <= i < len(self.turns)]
+        return min(sorted(set(near)), key=lambda i: max(self.turns[i].start - mid, mid - self.turns[i].end, 0.0))
 
     def speaker_at(self, start: float, end: float) -> str | None:
         """The speaker who holds most of ``[start, end]`` (the nearest turn's when none overlaps)."""
@@ -127,10 +136,8 @@ def cluster(embeddings: np.ndarray, threshold: float, num_speakers: int | None =
     from scipy.cluster.hierarchy import fcluster, linkage
 
     n = len(embeddings)
-    if n == 0:
-        return np.zeros(0, dtype=int)
-    if n == 1:
-        return np.zeros(1, dtype=int)
+    if n < 2:
+        return np.zeros(n, dtype=int)
     z = linkage(embeddings, method="average", metric="cosine")
     if num_speakers:
         labels = fcluster(z, t=min(num_speakers, n), criterion="maxclust")
@@ -244,23 +251,23 @@ class Diarizer:
         hook("speakers", 0, 1)
         regions = speech_regions(audio)
         spans = windows(regions, o.window, o.step, shortest=0.3)
-        smallest = float(self.info.get("min_speaker_seconds", 0.0))
-        if o.num_speakers == 1 or o.max_speakers == 1:  # nothing to tell apart
-            result = _named(turns_from_windows(regions, spans, [0] * len(spans)))
-        else:
+        one_voice = o.num_speakers == 1 or o.max_speakers == 1  # nothing to tell apart
+        emb = np.zeros((len(spans), 192), np.float32)
+        if not one_voice and len(spans) >= 2 * COARSE:
             coarse = list(range(0, len(spans), COARSE))
-            emb = np.zeros((len(spans), 192), np.float32)
-            if len(spans) >= 2 * COARSE:
-                emb[coarse] = self.embed(audio, [spans[i] for i in coarse])
-                if o.min_speakers == 1 and not o.num_speakers \
-                        and len(set(cluster(emb[coarse], self.threshold, max_speakers=o.max_speakers))) == 1:
-                    hook("speakers", 1, 1)
-                    return _named(turns_from_windows(regions, spans, [0] * len(spans)))
+            emb[coarse] = self.embed(audio, [spans[i] for i in coarse])
+            one_voice = o.min_speakers == 1 and not o.num_speakers and \
+                len(set(cluster(emb[coarse], self.threshold, max_speakers=o.max_speakers))) == 1
+            if not one_voice:
                 rest = [i for i in range(len(spans)) if i % COARSE]
                 emb[rest] = self.embed(audio, [spans[i] for i in rest], hook)
-            elif spans:
-                emb = self.embed(audio, spans, hook)
-            result = assign_speakers(regions, spans, emb, o, self.threshold, smallest)
+        elif not one_voice and spans:
+            emb = self.embed(audio, spans, hook)
+        if one_voice:
+            result = _named(turns_from_windows(regions, spans, [0] * len(spans)))
+        else:
+            result = assign_speakers(regions, spans, emb, o, self.threshold,
+                                     float(self.info.get("min_speaker_seconds", 0.0)))
         hook("speakers", 1, 1)
         return result
 

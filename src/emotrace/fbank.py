@@ -13,7 +13,8 @@ import functools
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from .audio_source import SAMPLE_RATE
+
 FRAME_LENGTH = 400  # 25 ms
 FRAME_SHIFT = 160  # 10 ms
 FFT_SIZE = 512

@@ -14,7 +14,6 @@ one speaker's turn. With one speaker the rules above apply unchanged.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -160,26 +159,13 @@ def segment(words: Iterable[Word], options: SegmentationOptions = SegmentationOp
     cleaned = _clean(words, duration)
     if not cleaned:
         return []
-    who = [speakers.speaker_at(w.start, w.end) for w in cleaned] if speakers else [None] * len(cleaned)
-    if speakers is None or len(speakers.speakers) < 2:
-        groups = _merge_short(_split(cleaned, options), options)
-        return [_utterance(g, who, cleaned) for g in groups]
+    if speakers is None or len(speakers.speakers) < 2:  # one voice (or none): the usual rules
+        only = speakers.speakers[0] if speakers is not None and speakers.speakers else None
+        return [Utterance(g[0].start, g[-1].end, join_words(g), tuple(g), only)
+                for g in _merge_short(_split(cleaned, options), options)]
     turn_options = replace(options, pause=max(options.pause, options.turn_pause), split_on_punctuation=False)
     out: list[Utterance] = []
     for speaker, run in _by_turn(cleaned, speakers):
         for g in _merge_short(_split(run, turn_options), turn_options):
             out.append(Utterance(g[0].start, g[-1].end, join_words(g), tuple(g), speaker))
     return out
-
-
-def _utterance(group: list[Word], who: Sequence[str | None], words: Sequence[Word]) -> Utterance:
-    """An utterance of ``group``, said by the speaker of most of its words' time."""
-    speaker = None
-    if any(who):
-        index = {id(w): i for i, w in enumerate(words)}
-        held: Counter[str] = Counter()
-        for w in group:
-            if (s := who[index[id(w)]]) is not None:
-                held[s] += max(w.end - w.start, 1e-3)
-        speaker = held.most_common(1)[0][0] if held else None
-    return Utterance(group[0].start, group[-1].end, join_words(group), tuple(group), speaker)
