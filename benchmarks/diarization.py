@@ -12,8 +12,11 @@ monologues, and cost.
   IoU >= 0.5 (a turn is one utterance when speakers are known; without them the segmenter
   splits at pauses and sentence ends).
 
-DER with the usual 0.25 s collar and without; the real-time factor is the diarizer's time over
-the audio's length (after one warm-up run). Writes JSON with ``--json``::
+DER with the usual 0.25 s collar and without. Cost: after a warm-up, ``--rounds`` rounds each
+diarize every file once, so that a slow spell of a shared machine falls on every file alike; a
+file's time is its median over the rounds, and a set's real-time factor is the sum of its files'
+times over the sum of their lengths (conversations: the generated dialogues and pyannote's
+sample; monologues apart), with the range of the per-round figures. Writes JSON with ``--json``::
 
     python benchmarks/diarization.py --json benchmarks/results/diarization.json
 """
@@ -70,14 +73,27 @@ def timed(diarizer: Diarizer, audio: np.ndarray):
     return found, time.perf_counter() - started
 
 
-def score(name: str, diarizer: Diarizer, audio: np.ndarray, ref) -> dict:
-    found, seconds = timed(diarizer, audio)
+def score(name: str, found, ref, audio: np.ndarray) -> dict:
     hyp = [(t.start, t.end, t.speaker) for t in found.turns]
     return {"name": name, "seconds": round(len(audio) / 16000, 1),
             "speakers": len({s for *_, s in ref}), "found": len(found.speakers),
             "der": round(diarization_error_rate(ref, hyp, collar=0.25)["der"], 4),
-            "der_no_collar": round(diarization_error_rate(ref, hyp, collar=0.0)["der"], 4),
-            "rtf": round(seconds / (len(audio) / 16000), 4)}
+            "der_no_collar": round(diarization_error_rate(ref, hyp, collar=0.0)["der"], 4)}
+
+
+def cost(diarizer: Diarizer, files: dict[str, np.ndarray], rounds: int) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """Each file's median seconds over ``rounds`` rounds (every file once a round), and each
+    round's seconds per file."""
+    per_round = []
+    for _ in range(max(1, rounds)):
+        per_round.append({name: timed(diarizer, audio)[1] for name, audio in files.items()})
+    return {name: float(np.median([r[name] for r in per_round])) for name in files}, per_round
+
+
+def set_rtf(seconds: dict[str, float], files: dict[str, np.ndarray], names: list[str]) -> float | None:
+    """Total diarization time over total audio length of the files ``names``."""
+    total = sum(len(files[n]) for n in names) / 16000
+    return round(sum(seconds[n] for n in names) / total, 4) if total else None
 
 
 def utterances_vs_turns(dialogues: int) -> list[dict]:
@@ -123,33 +139,47 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dialogues", type=int, default=10, help="generated dialogues (seeds 0..N-1)")
     p.add_argument("--pyannote-wheel", type=Path, help="a downloaded pyannote.audio wheel")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--model", default="default", help="speaker model folder (default: the shipped one)")
+    p.add_argument("--rounds", type=int, default=5, help="timing rounds (each file once a round)")
     p.add_argument("--turn-dialogues", type=int, default=5,
                    help="generated dialogues run through the whole pipeline for utterances vs turns")
     p.add_argument("--json", type=Path, help="write the results here")
     a = p.parse_args(argv)
     from training.speakers.dialogues import espeak_dialogue
 
-    diarizer = Diarizer(DiarizationOptions(threads=a.threads))
+    diarizer = Diarizer(DiarizationOptions(model=a.model, threads=a.threads))
     diarizer.diarize(np.random.default_rng(0).standard_normal(16000 * 3).astype(np.float32) * 0.1)  # warm-up
+    files: dict[str, np.ndarray] = {}
     rows = []
     for seed in range(a.dialogues):
         audio, ref = espeak_dialogue(seed)
-        rows.append(score(f"espeak-{seed}", diarizer, audio, ref))
+        files[f"espeak-{seed}"] = audio
+        rows.append(score(f"espeak-{seed}", diarizer.diarize(audio), ref, audio))
         print(rows[-1], flush=True)
     try:
         audio, ref = pyannote_sample(a.pyannote_wheel)
-        rows.append(score("pyannote-sample", diarizer, audio, ref))
+        files["pyannote-sample"] = audio
+        rows.append(score("pyannote-sample", diarizer.diarize(audio), ref, audio))
         print(rows[-1], flush=True)
     except (subprocess.CalledProcessError, StopIteration, OSError) as e:
         print(f"pyannote sample skipped: {e}", file=sys.stderr)
     mono = []
     for path in monologues(a.data):
         if path.is_file():
-            audio = decode_audio(path)
-            found, seconds = timed(diarizer, audio)
+            audio = files[path.name] = decode_audio(path)
             mono.append({"name": path.name, "seconds": round(len(audio) / 16000, 1),
-                         "found": len(found.speakers), "rtf": round(seconds / (len(audio) / 16000), 4)})
+                         "found": len(diarizer.diarize(audio).speakers)})
             print(mono[-1], flush=True)
+    seconds, per_round = cost(diarizer, files, a.rounds)
+    for r in rows + mono:
+        r["rtf"] = round(seconds[r["name"]] / (len(files[r["name"]]) / 16000), 4)
+    sets = {"conversations": [r["name"] for r in rows],
+            "generated": [r["name"] for r in rows if r["name"].startswith("espeak")],
+            "pyannote_sample": [r["name"] for r in rows if r["name"] == "pyannote-sample"],
+            "monologues": [m["name"] for m in mono]}
+    rtf = {f"rtf_{k}": set_rtf(seconds, files, names) for k, names in sets.items()}
+    spread = {f"rtf_{k}_rounds": [set_rtf(r, files, names) for r in per_round]
+              for k, names in sets.items() if k in ("conversations", "monologues")}
     turn_rows = utterances_vs_turns(a.turn_dialogues)
     generated = [r for r in rows if r["name"].startswith("espeak")]
     summary = {
@@ -157,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
         "generated_der_no_collar": round(float(np.mean([r["der_no_collar"] for r in generated])), 4),
         "generated_count_right": round(float(np.mean([r["found"] == r["speakers"] for r in generated])), 2),
         "monologues_one_speaker": f"{sum(m['found'] == 1 for m in mono)}/{len(mono)}",
-        "rtf_mean": round(float(np.mean([r["rtf"] for r in rows + mono])), 4),
+        **rtf, **spread,
         **({"turns_matched_iou50": round(float(np.mean([r["with_speakers"] for r in turn_rows])), 3),
             "turns_matched_iou50_no_speakers": round(float(np.mean([r["without"] for r in turn_rows])), 3)}
            if turn_rows else {}),

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from emotrace.config import DiarizationOptions
-from emotrace.diarization import (Diarization, Diarizer, absorb_small, assign_speakers, cluster,
-                                  turns_from_windows, windows)
+from emotrace.diarization import (BlockVoices, Diarization, Diarizer, absorb_small, assign_speakers, blocks,
+                                  cluster, pooled_stats, turns_from_spans)
 from emotrace.errors import ConfigError
 from emotrace.fbank import fbank, normalise, num_frames
 from emotrace.media import decode_audio
@@ -38,11 +38,21 @@ def test_fbank_puts_a_tone_in_the_right_band():
     assert np.argmax(low) < 20 < np.argmax(high)
 
 
-def test_windows_cover_each_region_and_end_at_its_end():
-    spans = windows([(0.0, 4.0), (5.0, 5.8), (6.0, 6.1)], length=1.5, step=0.75, shortest=0.3)
-    assert spans[0] == (0.0, 1.5) and spans[-2][1] == 4.0
-    assert (5.0, 5.8) in spans and all(b <= 4.0 or a >= 5.0 for a, b in spans)
-    assert not any(a >= 6.0 for a, _ in spans)  # shorter than `shortest`: no window
+def test_blocks_cut_each_region_into_equal_back_to_back_pieces():
+    spans = blocks([(0.0, 4.0), (5.0, 5.8), (6.0, 6.1)], longest=1.5, shortest=0.3)
+    assert np.allclose(spans[:3], [(0.0, 4 / 3), (4 / 3, 8 / 3), (8 / 3, 4.0)])
+    assert spans[3] == (5.0, 5.8) and len(spans) == 4  # 6.0-6.1 is shorter than `shortest`
+    assert blocks([(0.0, 3.0)], longest=1.5, shortest=0.3) == [(0.0, 1.5), (1.5, 3.0)]
+
+
+def test_pooled_stats_of_halves_equal_the_stats_of_all_frames():
+    from emotrace.diarization import _moments
+
+    frames = np.random.default_rng(3).standard_normal((37, 512)).astype(np.float32)
+    got = pooled_stats((_moments(frames[:19]), _moments(frames[19:])))
+    want = np.concatenate([frames.mean(axis=0), frames.std(axis=0, ddof=1)])
+    assert np.allclose(got, want, atol=1e-4)
+    assert not pooled_stats(()).any()
 
 
 def test_cluster_finds_two_groups_and_obeys_counts():
@@ -63,11 +73,13 @@ def test_absorb_small_gives_a_tiny_cluster_to_its_nearest_neighbour():
     labels = np.array([0] * 5 + [1] * 5 + [2])
     assert list(absorb_small(labels, emb, smallest=2, keep=1)) == [0] * 5 + [1] * 5 + [0]
     assert len(set(absorb_small(labels, emb, smallest=2, keep=3))) == 3
+    seconds = np.array([1.0] * 10 + [2.5])  # weighed in seconds, the lone item is big enough
+    assert len(set(absorb_small(labels, emb, smallest=2.0, keep=1, weights=seconds))) == 3
 
 
-def test_turns_split_between_window_centres_and_merge_runs():
+def test_turns_split_between_span_centres_and_merge_runs():
     spans = [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (5.0, 6.0)]
-    turns = turns_from_windows([(0.0, 3.0), (5.0, 6.0)], spans, [0, 0, 1, 1])
+    turns = turns_from_spans([(0.0, 3.0), (5.0, 6.0)], spans, [0, 0, 1, 1])
     assert turns == [(0.0, 2.0, 0), (2.0, 3.0, 1), (5.0, 6.0, 1)]
 
 
@@ -78,6 +90,24 @@ def test_speakers_are_named_in_order_of_first_appearance():
     spans = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
     d = assign_speakers([(0, 5)], spans, emb, DiarizationOptions(), threshold=0.5)
     assert d.speakers == ("S1", "S2") and [t.speaker for t in d.turns] == ["S1", "S2", "S1"]
+
+
+def test_the_stretch_between_disagreeing_blocks_moves_the_change():
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal(192), rng.standard_normal(192)
+    emb = _unit_rows(np.stack([a, a, b, b]))
+    spans = [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 4.0)]
+    asked = []
+
+    def between(pairs):  # the stretch 1.5-2.5 s sounds like the first voice
+        asked.extend(pairs)
+        return _unit_rows(np.stack([a for _ in pairs]))
+
+    plain = assign_speakers([(0, 4)], spans, emb, DiarizationOptions(), threshold=0.5)
+    finer = assign_speakers([(0, 4)], spans, emb, DiarizationOptions(), threshold=0.5, between=between)
+    assert asked == [1]  # only where back-to-back blocks disagree
+    assert [(t.start, t.speaker) for t in plain.turns] == [(0.0, "S1"), (2.0, "S2")]
+    assert [(t.start, t.speaker) for t in finer.turns] == [(0.0, "S1"), (2.25, "S2")]
 
 
 def test_speaker_at_takes_the_larger_share_and_else_the_nearest():
@@ -93,7 +123,7 @@ def test_options_are_checked():
     with pytest.raises(ConfigError):
         DiarizationOptions(num_speakers=0)
     with pytest.raises(ConfigError):
-        DiarizationOptions(step=2.0, window=1.5)
+        DiarizationOptions(block=3.0)  # longer than the speaker model computes exactly
 
 
 def test_der_is_zero_for_a_relabelled_match_and_counts_each_error():
@@ -122,6 +152,18 @@ def test_shipped_model_separates_two_voices(diarizer):
     hyp = [(t.start, t.end, t.speaker) for t in found.turns]
     assert diarization_error_rate(reference, hyp)["der"] < 0.1
     assert diarizer.model_name.startswith("campplus")
+
+
+def test_block_embeddings_pool_the_trunk_like_the_network(diarizer):
+    """The head over pooled halves gives the block's embedding; a stretch across two blocks is
+    close to that of the audio cut there (the network hears it with its own context)."""
+    audio = decode_audio(FIXTURES / "two_speakers.ogg")[:16000 * 6]
+    spans = [(0.5, 2.0), (2.0, 3.5), (1.25, 2.75)]
+    voices = BlockVoices.empty(3)
+    diarizer.hear(audio, spans, voices)
+    assert np.allclose(np.linalg.norm(voices.embeddings, axis=1), 1.0, atol=1e-5)
+    across = diarizer.between(voices, [0])[0]
+    assert float(across @ voices.embeddings[2]) > 0.8
 
 
 def test_one_voice_stays_one_speaker(diarizer):

@@ -204,11 +204,13 @@ class DiarizationOptions:
     Attributes:
         enabled: find speakers; False leaves every utterance without one (``--no-diarize``).
         model: ``"default"`` for the speaker model shipped in the package (CAM++), or a
-            directory holding ``model.onnx`` and ``config.json``.
+            directory holding ``model.onnx``, ``head.onnx`` and ``config.json``.
         num_speakers: the number of speakers when known (``--speakers N``); None finds it.
         min_speakers, max_speakers: bounds on the number found.
         threshold: the clustering's cosine-distance cut; None takes the model's tuned value.
-        window, step: length and hop (seconds) of the windows each given one voice embedding.
+        block: the longest block (seconds) of speech given one voice embedding; each speech
+            region is cut into the fewest equal blocks no longer than this (at most 2 s, the
+            longest input the shipped speaker model computes exactly).
         threads: intra-op threads for ONNX Runtime; 0 lets it decide.
     """
 
@@ -218,8 +220,7 @@ class DiarizationOptions:
     min_speakers: int = 1
     max_speakers: int = 8
     threshold: float | None = None
-    window: float = 1.5
-    step: float = 0.75
+    block: float = 1.5
     threads: int = 0
 
     def __post_init__(self) -> None:
@@ -231,8 +232,7 @@ class DiarizationOptions:
             raise ConfigError(f"min_speakers ({self.min_speakers}) is more than max_speakers ({self.max_speakers})")
         if self.threshold is not None:
             check_range("threshold", self.threshold, 0.0, 2.0)
-        check_range("window", self.window, 0.5, 10.0)
-        check_range("step", self.step, 0.1, self.window)
+        check_range("block", self.block, 0.5, 2.0)
         check_range("threads", self.threads, 0, 256)
 
 

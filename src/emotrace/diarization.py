@@ -1,19 +1,24 @@
 """Speaker diarization: who spoke when, on the CPU, with ONNX Runtime and no torch.
 
-Speech regions (the Silero VAD that ships inside faster-whisper) are cut into overlapping
-windows; the CAM++ speaker model (``models/speaker``) turns each window into a 192-dim voice
-embedding; average-linkage agglomerative clustering on cosine distance groups the windows, with
-the distance threshold chosen on dialogues (the model card says how) or to a given number of
-speakers; every 10 ms of speech takes the speaker of the nearest window centre, and runs of one
-speaker are the turns. Speakers are named ``S1``, ``S2``, … in order of first appearance.
+Speech regions (the Silero VAD that ships inside faster-whisper) are cut into blocks of at most
+1.5 s; the CAM++ speaker model (``models/speaker``) turns each block's frames into features and
+those into a 192-dim voice embedding, so every frame of speech goes through the network once.
+Average-linkage agglomerative clustering on cosine distance groups the blocks, with the distance
+threshold chosen on dialogues (the model card says how) or to a given number of speakers. Where
+two neighbouring blocks disagree, the stretch from one's middle to the other's is embedded from
+the frames already computed and given to the nearest speaker, which places the change to within a
+quarter of a block. Every 10 ms of speech takes the speaker of the nearest block or stretch
+centre, and runs of one speaker are the turns. Speakers are named ``S1``, ``S2``, … in order of
+first appearance.
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -22,14 +27,15 @@ from .config import DiarizationOptions
 from .errors import ModelError
 from .fbank import fbank, normalise
 from .models import load_model
+from .onnx_runtime import onnx_session
 from .progress import Hook, no_progress
 from .types import SpeakerTurn
 
 _BATCH = 32
-_CHUNK = 256  # windows whose features are held at once
-COARSE = 4
-"""The first look at a file embeds one window in this many (see :meth:`Diarizer.diarize`)."""
-_MAX_CLUSTERED = 3000  # more windows than this: cluster an even sample, assign the rest
+_CHUNK = 256  # blocks whose filterbanks are held at once
+COARSE = 2
+"""The first look at a file embeds one block in this many (see :meth:`Diarizer.diarize`)."""
+_MAX_CLUSTERED = 3000  # more blocks than this: cluster an even sample, assign the rest
 
 
 @dataclass(frozen=True)
@@ -103,26 +109,19 @@ def speech_regions(audio, min_silence: float = 0.15, chunk: float = 600.0) -> li
     return out
 
 
-def windows(regions: Sequence[tuple[float, float]], length: float, step: float,
-            shortest: float) -> list[tuple[float, float]]:
-    """Overlapping windows of ``length`` every ``step`` seconds inside each region.
+def blocks(regions: Sequence[tuple[float, float]], longest: float,
+           shortest: float) -> list[tuple[float, float]]:
+    """Each region cut into the fewest equal, back-to-back blocks of at most ``longest`` seconds.
 
-    The last window of a region ends at the region's end; a region shorter than ``length``
-    is one window; regions shorter than ``shortest`` give none (their speech takes the nearest
-    window's speaker).
+    Regions shorter than ``shortest`` give none (their speech takes the nearest block's speaker).
     """
     out: list[tuple[float, float]] = []
     for start, end in regions:
         if end - start < shortest:
             continue
-        if end - start <= length:
-            out.append((start, end))
-            continue
-        t = start
-        while t + length < end:
-            out.append((t, t + length))
-            t += step
-        out.append((end - length, end))
+        n = max(1, math.ceil((end - start) / longest - 1e-9))
+        edges = np.linspace(start, end, n + 1)
+        out += [(float(a), float(b)) for a, b in zip(edges[:-1], edges[1:])]
     return out
 
 
@@ -151,20 +150,23 @@ def cluster(embeddings: np.ndarray, threshold: float, num_speakers: int | None =
     return labels - 1
 
 
-def absorb_small(labels: np.ndarray, embeddings: np.ndarray, smallest: int, keep: int) -> np.ndarray:
-    """Give the windows of clusters with fewer than ``smallest`` windows to the nearest larger
-    cluster (by centroid cosine), keeping at least ``keep`` clusters."""
+def absorb_small(labels: np.ndarray, embeddings: np.ndarray, smallest: float, keep: int,
+                 weights: np.ndarray | None = None) -> np.ndarray:
+    """Give the items of clusters weighing less than ``smallest`` to the nearest heavier cluster
+    (by centroid cosine), keeping at least ``keep`` clusters. ``weights`` (default: one per
+    item) are the blocks' seconds in the diarizer."""
     labels = labels.copy()
+    weights = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=float)
     while True:
-        ids, counts = np.unique(labels, return_counts=True)
+        ids = np.unique(labels)
         if len(ids) <= keep:
             return labels
-        small = ids[counts < smallest]
-        big = ids[counts >= smallest]
+        mass = np.array([weights[labels == i].sum() for i in ids])
+        small, big = ids[mass < smallest], ids[mass >= smallest]
         if not len(small) or not len(big):
             return labels
         centroids = {i: _unit(embeddings[labels == i].mean(axis=0)) for i in ids}
-        worst = small[np.argmin(counts[counts < smallest])]
+        worst = ids[np.argmin(np.where(mass < smallest, mass, np.inf))]
         target = max(big, key=lambda j: float(centroids[worst] @ centroids[j]))
         labels[labels == worst] = target
 
@@ -173,10 +175,10 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / max(float(np.linalg.norm(x)), 1e-8)
 
 
-def turns_from_windows(regions: Sequence[tuple[float, float]], spans: Sequence[tuple[float, float]],
+def turns_from_spans(regions: Sequence[tuple[float, float]], spans: Sequence[tuple[float, float]],
                        labels: Sequence[int]) -> list[tuple[float, float, int]]:
-    """Label every part of every region with the speaker of the nearest window centre and merge
-    runs of one speaker into ``(start, end, label)`` turns."""
+    """Label every part of every region with the speaker of the nearest span centre (blocks and
+    the stretches between them) and merge runs of one speaker into ``(start, end, label)`` turns."""
     if not len(spans):
         return []
     centres = np.array([(a + b) / 2 for a, b in spans])
@@ -185,7 +187,7 @@ def turns_from_windows(regions: Sequence[tuple[float, float]], spans: Sequence[t
     out: list[tuple[float, float, int]] = []
     for start, end in regions:
         inside = np.nonzero((centres >= start) & (centres <= end))[0]
-        if not len(inside):  # a short region without a window: the nearest centre's speaker
+        if not len(inside):  # a short region without a block: the nearest centre's speaker
             k = int(np.argmin(np.abs(centres - (start + end) / 2)))
             pieces = [(start, end, int(labels[k]))]
         else:
@@ -199,6 +201,44 @@ def turns_from_windows(regions: Sequence[tuple[float, float]], spans: Sequence[t
     return out
 
 
+@dataclass(frozen=True)
+class BlockVoices:
+    """What the speaker model heard in each block.
+
+    Attributes:
+        embeddings: ``(blocks, 192)`` L2-normalised voice embeddings (zeros for blocks not heard).
+        halves: ``(blocks, 2, 3, 512)``: for each block's first and second half, the number of
+            trunk frames (repeated), and the mean and the mean square of their features; enough
+            to embed any stretch made of halves without keeping the frames.
+    """
+
+    embeddings: np.ndarray
+    halves: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> "BlockVoices":
+        return cls(np.zeros((n, 192), np.float32), np.zeros((n, 2, 3, 512), np.float32))
+
+
+def _moments(frames: np.ndarray) -> np.ndarray:
+    """``(3, 512)``: frame count, mean and mean square of ``(time, 512)`` features."""
+    return np.stack([np.full(frames.shape[1], len(frames), np.float32),
+                     frames.mean(axis=0), (frames * frames).mean(axis=0)]) if len(frames) else \
+        np.zeros((3, frames.shape[1]), np.float32)
+
+
+def pooled_stats(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """The head's input ``(1024,)``, mean and unbiased standard deviation over time, of the
+    frames summarised by ``parts`` (each ``(3, 512)`` as in :attr:`BlockVoices.halves`)."""
+    n = sum(float(p[0, 0]) for p in parts)
+    if n <= 0:
+        return np.zeros(1024, np.float32)
+    mean = sum(p[0, 0] * p[1].astype(np.float64) for p in parts) / n
+    square = sum(p[0, 0] * p[2].astype(np.float64) for p in parts) / n
+    var = np.maximum(square - mean * mean, 0.0) * (n / max(n - 1.0, 1.0))
+    return np.concatenate([mean, np.sqrt(var)]).astype(np.float32)
+
+
 class Diarizer:
     """The speaker model, loaded once; :meth:`diarize` is thread-safe.
 
@@ -208,77 +248,124 @@ class Diarizer:
 
     def __init__(self, options: DiarizationOptions = DiarizationOptions()):
         self.options = options
-        model = load_model("speaker", options.model, "speaker", options.threads, emotions=False)
+        model = load_model("speaker", options.model, "speaker", options.threads, emotions=False,
+                           required=("config.json", "model.onnx", "head.onnx"))
         self.info, self.session, self.model_name = model.info, model.session, model.name
+        self.head = onnx_session(model.folder / "head.onnx", options.threads)
         if "threshold" not in self.info:
             raise ModelError(f"the speaker model's config.json in {model.folder} names no clustering threshold")
+        longest = float(self.info.get("longest_block", options.block))
+        if options.block > longest + 1e-9:
+            raise ModelError(f"the speaker model in {model.folder} takes blocks of at most {longest:g} s; "
+                             f"DiarizationOptions.block is {options.block:g}")
         self.threshold = options.threshold if options.threshold is not None else float(self.info["threshold"])
+        self.min_speaker_seconds = float(self.info.get("min_speaker_seconds", 0.0))
 
-    def embed(self, audio, spans: Sequence[tuple[float, float]],
-              hook: Hook = no_progress) -> np.ndarray:
-        """L2-normalised embeddings (len(spans), 192) of the audio in each span (``audio``: 16 kHz
-        samples read by slices, an array or an :class:`~emotrace.audio_source.AudioSource`)."""
-        out = np.zeros((len(spans), 192), dtype=np.float32)
-        for first in range(0, len(spans), _CHUNK):  # features of one chunk of windows at a time
-            groups: dict[int, list[tuple[int, np.ndarray]]] = {}
-            for k in range(first, min(first + _CHUNK, len(spans))):
+    def _run(self, session, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        try:
+            return session.run(None, inputs)[0]
+        except Exception as e:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"the speaker model failed: {e}") from e
+
+    def embed_stats(self, stats: np.ndarray) -> np.ndarray:
+        """L2-normalised embeddings ``(n, 192)`` from pooled statistics ``(n, 1024)``."""
+        if not len(stats):
+            return np.zeros((0, 192), np.float32)
+        emb = self._run(self.head, {"stats": np.asarray(stats, dtype=np.float32)})
+        return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-8)
+
+    def hear(self, audio, spans: Sequence[tuple[float, float]], into: BlockVoices,
+             which: Sequence[int] | None = None, hook: Hook = no_progress) -> None:
+        """Run the speaker model on blocks ``which`` (default: all) of ``spans`` and store their
+        embeddings and half-block moments in ``into`` (``audio``: 16 kHz samples read by slices,
+        an array or an :class:`~emotrace.audio_source.AudioSource`)."""
+        which = list(range(len(spans))) if which is None else list(which)
+        for first in range(0, len(which), _CHUNK):  # filterbanks of one chunk of blocks at a time
+            feats: dict[int, np.ndarray] = {}
+            for k in which[first:first + _CHUNK]:
                 a, b = spans[k]
-                feats = fbank(np.asarray(audio[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)]))
-                if len(feats) == 0:
-                    feats = np.zeros((1, 80), dtype=np.float32)
-                groups.setdefault(len(feats), []).append((k, normalise(feats)))
-            for items in groups.values():  # windows of one length run as one batch
-                for i in range(0, len(items), _BATCH):
-                    batch = items[i:i + _BATCH]
-                    try:
-                        emb = self.session.run(None, {"fbank": np.stack([f for _, f in batch])})[0]
-                    except Exception as e:  # onnxruntime raises its own untyped errors
-                        raise ModelError(f"the speaker model failed: {e}") from e
-                    for (k, _), vec in zip(batch, emb):
-                        out[k] = _unit(vec)
-            hook("speakers", min(first + _CHUNK, len(spans)), len(spans))
-        return out
+                f = fbank(np.asarray(audio[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)]))
+                feats[k] = normalise(f) if len(f) else np.zeros((1, 80), dtype=np.float32)
+            order = sorted(feats, key=lambda k: len(feats[k]))  # similar lengths share a batch
+            for i in range(0, len(order), _BATCH):
+                batch = order[i:i + _BATCH]
+                longest = len(feats[batch[-1]])
+                x = np.zeros((len(batch), longest, 80), np.float32)
+                mask = np.zeros((len(batch), longest), np.float32)
+                for j, k in enumerate(batch):
+                    x[j, :len(feats[k])], mask[j, :len(feats[k])] = feats[k], 1.0
+                frames = self._run(self.session, {"fbank": x, "mask": mask}).transpose(0, 2, 1)
+                stats = []
+                for k, f in zip(batch, frames):
+                    f = f[:(len(feats[k]) + 1) // 2]  # the block's own frames (the trunk halves time)
+                    mid = (len(f) + 1) // 2
+                    into.halves[k] = (_moments(f[:mid]), _moments(f[mid:]))
+                    stats.append(pooled_stats(into.halves[k]))
+                into.embeddings[batch] = self.embed_stats(np.stack(stats))
+            hook("speakers", min(first + _CHUNK, len(which)), len(which))
+
+    def between(self, voices: BlockVoices, pairs: Sequence[int]) -> np.ndarray:
+        """Embeddings of the stretches from the middle of block ``i`` to the middle of block
+        ``i + 1``, for each ``i`` in ``pairs``, from the moments already heard."""
+        return self.embed_stats(np.stack([pooled_stats((voices.halves[i, 1], voices.halves[i + 1, 0]))
+                                          for i in pairs])) if len(pairs) else np.zeros((0, 192), np.float32)
 
     def diarize(self, audio, hook: Hook = no_progress, num_speakers: int | None = None) -> Diarization:
         """Find the speaker turns in 16 kHz mono ``audio`` (an array or an
         :class:`~emotrace.audio_source.AudioSource`); ``num_speakers`` overrides the options'.
 
-        A first look embeds every :data:`COARSE`-th window only: when those are all one voice,
-        the file is one speaker and the other windows are never embedded (a monologue costs a
-        quarter of a conversation); otherwise the rest are embedded and all are clustered.
+        A first look hears every :data:`COARSE`-th block only: when those are all one voice,
+        the file is one speaker and the other blocks are never heard (a monologue costs half
+        as much as a conversation); otherwise the rest are heard and all are clustered.
         """
         o = self.options if num_speakers is None else replace(self.options, num_speakers=num_speakers)
         hook("speakers", 0, 1)
         regions = speech_regions(audio)
-        spans = windows(regions, o.window, o.step, shortest=0.3)
+        spans = blocks(regions, o.block, shortest=0.3)
         one_voice = o.num_speakers == 1 or o.max_speakers == 1  # nothing to tell apart
-        emb = np.zeros((len(spans), 192), np.float32)
+        voices = BlockVoices.empty(len(spans))
         if not one_voice and len(spans) >= 2 * COARSE:
-            coarse = list(range(0, len(spans), COARSE))
-            emb[coarse] = self.embed(audio, [spans[i] for i in coarse])
-            one_voice = o.min_speakers == 1 and not o.num_speakers and \
-                len(set(cluster(emb[coarse], self.threshold, max_speakers=o.max_speakers))) == 1
+            coarse = range(0, len(spans), COARSE)
+            self.hear(audio, spans, voices, coarse)
+            seconds = [COARSE * (spans[i][1] - spans[i][0]) for i in coarse]  # each stands for COARSE
+            one_voice = o.min_speakers == 1 and not o.num_speakers and len(set(cluster_blocks(
+                voices.embeddings[coarse], seconds, o, self.threshold, self.min_speaker_seconds))) == 1
             if not one_voice:
-                rest = [i for i in range(len(spans)) if i % COARSE]
-                emb[rest] = self.embed(audio, [spans[i] for i in rest], hook)
+                self.hear(audio, spans, voices, [i for i in range(len(spans)) if i % COARSE], hook)
         elif not one_voice and spans:
-            emb = self.embed(audio, spans, hook)
+            self.hear(audio, spans, voices, hook=hook)
         if one_voice:
-            result = _named(turns_from_windows(regions, spans, [0] * len(spans)))
+            result = _named(turns_from_spans(regions, spans, [0] * len(spans)))
         else:
-            result = assign_speakers(regions, spans, emb, o, self.threshold,
-                                     float(self.info.get("min_speaker_seconds", 0.0)))
+            result = assign_speakers(regions, spans, voices.embeddings, o, self.threshold,
+                                     self.min_speaker_seconds, between=lambda pairs: self.between(voices, pairs))
         hook("speakers", 1, 1)
         return result
 
 
+def cluster_blocks(embeddings: np.ndarray, seconds: Sequence[float], options: DiarizationOptions,
+                   threshold: float, min_speaker_seconds: float = 0.0) -> np.ndarray:
+    """Cluster labels of blocks (:func:`cluster`); unless the number of speakers was given,
+    clusters holding less than ``min_speaker_seconds`` of blocks join the nearest larger one."""
+    o = options
+    labels = cluster(embeddings, threshold, o.num_speakers, o.min_speakers, o.max_speakers)
+    if not o.num_speakers and min_speaker_seconds > 0:
+        labels = absorb_small(labels, embeddings, min_speaker_seconds, keep=o.min_speakers,
+                              weights=np.asarray(seconds, dtype=float))
+    return labels
+
+
 def assign_speakers(regions: Sequence[tuple[float, float]], spans: Sequence[tuple[float, float]],
                     embeddings: np.ndarray, options: DiarizationOptions, threshold: float,
-                    min_speaker_seconds: float = 0.0) -> Diarization:
-    """Cluster the windows' embeddings and turn the labels into named speaker turns.
+                    min_speaker_seconds: float = 0.0,
+                    between: Callable[[Sequence[int]], np.ndarray] | None = None) -> Diarization:
+    """Cluster the blocks' embeddings and turn the labels into named speaker turns.
 
-    Clusters holding less than ``min_speaker_seconds`` of windows (step-wise) join the nearest
-    larger one, unless the number of speakers was given.
+    Clusters holding less than ``min_speaker_seconds`` of blocks join the nearest larger one,
+    unless the number of speakers was given. Where back-to-back blocks ``i`` and ``i + 1``
+    disagree, ``between([i, …])`` embeds the stretches from one's middle to the next's, and each
+    goes to the nearest speaker's centroid (finer turn changes); without it the change falls
+    between the two blocks' centres.
     """
     if not len(spans):
         return Diarization((), ())
@@ -287,15 +374,22 @@ def assign_speakers(regions: Sequence[tuple[float, float]], spans: Sequence[tupl
     if len(embeddings) > _MAX_CLUSTERED:  # bounded time and memory on long files
         pick = np.linspace(0, len(embeddings) - 1, _MAX_CLUSTERED).round().astype(int)
     sample = embeddings[pick]
-    labels = cluster(sample, threshold, o.num_speakers, o.min_speakers, o.max_speakers)
-    if not o.num_speakers and min_speaker_seconds > 0:
-        smallest = max(1, int(round(min_speaker_seconds / o.step)))
-        labels = absorb_small(labels, sample, smallest, keep=o.min_speakers)
+    seconds = np.array([spans[i][1] - spans[i][0] for i in pick]) * (len(spans) / len(pick))
+    labels = cluster_blocks(sample, seconds, o, threshold, min_speaker_seconds)
+    ids = np.unique(labels)
+    centroids = np.stack([_unit(sample[labels == i].mean(axis=0)) for i in ids])
     if len(pick) < len(embeddings):
-        ids = np.unique(labels)
-        centroids = np.stack([_unit(sample[labels == i].mean(axis=0)) for i in ids])
         labels = ids[np.argmax(embeddings @ centroids.T, axis=1)]
-    return _named(turns_from_windows(regions, spans, labels))
+    spans, labels = list(spans), [int(x) for x in labels]
+    if between is not None and len(ids) > 1:
+        pairs = [i for i in range(len(labels) - 1)
+                 if labels[i] != labels[i + 1] and abs(spans[i][1] - spans[i + 1][0]) < 1e-6]
+        if pairs:
+            found = ids[np.argmax(between(pairs) @ centroids.T, axis=1)]
+            for i, lab in zip(pairs, found):
+                spans.append(((spans[i][0] + spans[i][1]) / 2, (spans[i + 1][0] + spans[i + 1][1]) / 2))
+                labels.append(int(lab))
+    return _named(turns_from_spans(regions, spans, labels))
 
 
 def _named(turns: Sequence[tuple[float, float, int]]) -> Diarization:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import scipy.fft
 
 from .audio_source import SAMPLE_RATE
 
@@ -66,15 +67,15 @@ def fbank(audio: np.ndarray) -> np.ndarray:
     n = num_frames(len(audio))
     if n == 0:
         return np.zeros((0, NUM_BINS), dtype=np.float32)
-    idx = np.arange(FRAME_LENGTH)[None, :] + FRAME_SHIFT * np.arange(n)[:, None]
-    frames = audio[idx].astype(np.float32)
-    frames -= frames.mean(axis=1, keepdims=True)
-    emphasised = frames.copy()
-    emphasised[:, 1:] -= PREEMPHASIS * frames[:, :-1]
-    emphasised[:, 0] -= PREEMPHASIS * frames[:, 0]
+    frames = np.lib.stride_tricks.sliding_window_view(audio, FRAME_LENGTH)[::FRAME_SHIFT][:n]
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    emphasised = np.empty_like(frames)
+    emphasised[:, 1:] = frames[:, 1:] - PREEMPHASIS * frames[:, :-1]
+    emphasised[:, 0] = frames[:, 0] * (1.0 - PREEMPHASIS)
     emphasised *= _window()
-    power = np.abs(np.fft.rfft(emphasised, n=FFT_SIZE, axis=1)).astype(np.float32) ** 2
-    return np.log(np.maximum(power @ mel_banks(), _EPS)).astype(np.float32)
+    spectrum = scipy.fft.rfft(emphasised, n=FFT_SIZE, axis=1)  # single precision, as the input
+    power = spectrum.real ** 2 + spectrum.imag ** 2
+    return np.log(np.maximum(power @ mel_banks(), _EPS)).astype(np.float32, copy=False)
 
 
 def normalise(features: np.ndarray) -> np.ndarray:
